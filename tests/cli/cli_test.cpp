@@ -1,0 +1,147 @@
+// The kiln executable end to end: exit codes, messages on stderr, files written or not written.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "support/temp_dir.h"
+
+namespace kiln {
+namespace {
+
+using testing::TempDir;
+
+struct Result {
+  int code;
+  std::string output;  // stdout and stderr together
+};
+
+Result kiln(const std::string& args) {
+  const std::string cmd = std::string(KILN_BINARY) + " " + args + " 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf{};
+  while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), out};
+}
+
+std::string config(const std::string& name) { return std::string(KILN_SOURCE_DIR) + "/configs/" + name + ".yml"; }
+std::string neox(const std::string& name) { return std::string(KILN_SHARED_DIR) + "/reference/configs/" + name; }
+
+void expect_no_crash_dump(const Result& r) {
+  for (const char* s : {"terminate called", "Aborted", "what():", "Segmentation"})
+    EXPECT_EQ(r.output.find(s), std::string::npos) << r.output;
+}
+
+TEST(Cli, HelpForEverySubcommand) {
+  Result top = kiln("--help");
+  EXPECT_EQ(top.code, 0);
+  for (const char* sub : {"train", "plan", "config", "version"}) EXPECT_NE(top.output.find(sub), std::string::npos);
+  for (const char* sub : {"train", "plan", "config", "config show", "config check", "config reference",
+                          "config import-neox", "version"}) {
+    Result r = kiln(std::string(sub) + " --help");
+    EXPECT_EQ(r.code, 0) << sub << ": " << r.output;
+  }
+  EXPECT_EQ(kiln("").code, 2);
+  EXPECT_EQ(kiln("frobnicate").code, 2);
+}
+
+TEST(Cli, PlanPrintsPublishedCounts) {
+  Result r = kiln("plan " + config("stablelm-2-1_6b"));
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("1,644,417,024"), std::string::npos) << r.output;
+  r = kiln("plan " + config("stablelm-3b-4e1t"));
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("2,795,443,200"), std::string::npos) << r.output;
+  r = kiln("plan --json " + config("tiny"));
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(r.output.front(), '{') << "stdout holds only the JSON: " << r.output;
+}
+
+TEST(Cli, MisspeltKeyFailsWithLocationAndSuggestion) {
+  TempDir dir;
+  auto f = dir.write("bad.yml", "base: " + config("tiny") + "\noptimizer:\n  weight_decy: 0.1\n");
+  Result r = kiln("plan " + f.string());
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find(f.string() + ":3:3: unknown key 'optimizer.weight_decy'; did you mean "
+                          "'optimizer.weight_decay'?"),
+            std::string::npos)
+      << r.output;
+  expect_no_crash_dump(r);
+  r = kiln("plan " + config("tiny") + " --set optimizer.lr=fast");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("--set optimizer.lr=fast: optimizer.lr: expected a number"), std::string::npos) << r.output;
+  r = kiln("plan /nonexistent.yml");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("/nonexistent.yml"), std::string::npos) << r.output;
+}
+
+TEST(Cli, ImportNeoxGivesAConfigThatPlansLikeTheShippedOne) {
+  TempDir dir;
+  const auto out = dir.path() / "lm2.yml";
+  Result r = kiln("config import-neox " + neox("stablelm-2-1_6b.yml") + " -o " + out.string() +
+                  " --set model.qkv_bias=true --set model.final_norm_bias=true");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("ignored"), std::string::npos) << "one warning lists the ignored keys: " << r.output;
+  EXPECT_NE(r.output.find("wandb_host"), std::string::npos) << r.output;
+  Result imported = kiln("plan " + out.string());
+  Result shipped = kiln("plan " + config("stablelm-2-1_6b"));
+  ASSERT_EQ(imported.code, 0) << imported.output;
+  EXPECT_NE(imported.output.find("1,644,417,024"), std::string::npos);
+  // The first line names the run; everything after it must agree.
+  auto body = [](const std::string& s) { return s.substr(s.find('\n')); };
+  EXPECT_EQ(body(imported.output), body(shipped.output));
+}
+
+TEST(Cli, RefusedImportWritesNothing) {
+  TempDir dir;
+  auto f = dir.write("neox.yml", "{\n  \"num-layers\": 2,\n  \"hidden-dropout\": 0.1,\n}\n");
+  const auto out = dir.path() / "out.yml";
+  Result r = kiln("config import-neox " + f.string() + " -o " + out.string());
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("hidden"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(out));
+  expect_no_crash_dump(r);
+}
+
+TEST(Cli, ShowPrintsTheResolvedConfigWhichLoadsBack) {
+  TempDir dir;
+  Result r = kiln("config show " + config("btlm-3b-8k-stage2") + " --set optimizer.lr=0.01");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("seq_length: 8192"), std::string::npos);
+  EXPECT_NE(r.output.find("lr: 0.01"), std::string::npos);
+  EXPECT_NE(r.output.find("grad_accum: 480"), std::string::npos) << "derived values are shown";
+  auto f = dir.write("resolved.yml", r.output);
+  Result again = kiln("config show " + f.string());
+  ASSERT_EQ(again.code, 0) << again.output;
+  EXPECT_EQ(again.output.substr(again.output.find("model:")), r.output.substr(r.output.find("model:")));
+  EXPECT_EQ(kiln("config check " + f.string()).code, 0);
+}
+
+TEST(Cli, TrainChecksTheConfigAndCreatesNoRunDirectory) {
+  TempDir dir;
+  const std::string out = " --set train.output_dir=" + dir.path().string();
+  Result dry = kiln("train --dry-run " + config("tiny") + out);
+  EXPECT_EQ(dry.code, 0) << dry.output;
+  EXPECT_NE(dry.output.find("name: tiny"), std::string::npos);
+  Result bad = kiln("train " + config("tiny") + out + " --set batch.global_batch=7");
+  EXPECT_EQ(bad.code, 2) << bad.output;
+  Result train = kiln("train " + config("tiny") + out);
+  EXPECT_EQ(train.code, 1) << train.output;
+  EXPECT_NE(train.output.find("no trainer yet"), std::string::npos) << train.output;
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path())) << "nothing half-made is left behind";
+}
+
+TEST(Cli, VersionNamesTheBuild) {
+  Result r = kiln("version");
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("HDF5"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("CUDA"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace kiln

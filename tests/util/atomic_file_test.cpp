@@ -1,0 +1,122 @@
+#include "util/atomic_file.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+namespace kiln {
+namespace {
+
+namespace fs = std::filesystem;
+
+class AtomicFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("kiln_atomic_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  static std::string slurp(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+  static void spit(const fs::path& p, const std::string& s) {
+    std::ofstream(p, std::ios::binary) << s;
+  }
+  // Everything in dir_ other than the named files; a leftover temporary would show up here.
+  size_t entries() const {
+    return static_cast<size_t>(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()));
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(AtomicFileTest, CreatesNewFile) {
+  fs::path target = dir_ / "new.txt";
+  write_file_atomic(target, "hello\n");
+  EXPECT_EQ(slurp(target), "hello\n");
+  EXPECT_EQ(entries(), 1u);
+}
+
+TEST_F(AtomicFileTest, ReplacesExistingContentAndLeavesNoTemporary) {
+  fs::path target = dir_ / "latest";
+  spit(target, "a much longer old content that must not survive in any part");
+  write_file_atomic(target, "short");
+  EXPECT_EQ(slurp(target), "short");
+  EXPECT_EQ(entries(), 1u);
+  EXPECT_FALSE(fs::exists(target.string() + ".tmp." + std::to_string(::getpid())));
+}
+
+TEST_F(AtomicFileTest, WritesEmptyAndBinaryContents) {
+  fs::path target = dir_ / "bin";
+  write_file_atomic(target, "");
+  EXPECT_EQ(fs::file_size(target), 0u);
+  std::string binary("a\0b\xff\n", 5);
+  write_file_atomic(target, binary);
+  EXPECT_EQ(slurp(target), binary);
+}
+
+TEST_F(AtomicFileTest, RelativePathInCurrentDirectory) {
+  fs::path old_cwd = fs::current_path();
+  fs::current_path(dir_);
+  try {
+    write_file_atomic("rel.txt", "x");
+  } catch (...) {
+    fs::current_path(old_cwd);
+    throw;
+  }
+  fs::current_path(old_cwd);
+  EXPECT_EQ(slurp(dir_ / "rel.txt"), "x");
+}
+
+TEST_F(AtomicFileTest, MissingDirectoryThrowsNamingPath) {
+  fs::path target = dir_ / "no" / "such" / "dir" / "file.txt";
+  try {
+    write_file_atomic(target, "x");
+    FAIL() << "expected std::runtime_error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find(target.string()), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("No such file or directory"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_FALSE(fs::exists(dir_ / "no"));
+}
+
+// Tests run as root, where permission bits do not stop a write; a parent that is a regular file
+// fails for everyone.
+TEST_F(AtomicFileTest, ParentIsRegularFileThrows) {
+  spit(dir_ / "plain", "keep");
+  EXPECT_THROW(write_file_atomic(dir_ / "plain" / "file.txt", "x"), std::runtime_error);
+  EXPECT_EQ(slurp(dir_ / "plain"), "keep");
+  EXPECT_EQ(entries(), 1u);
+}
+
+// The rename fails after the temporary was fully written: the temporary must be cleaned up and
+// the target left as it was.
+TEST_F(AtomicFileTest, FailedRenameRemovesTemporaryAndKeepsTarget) {
+  fs::path target = dir_ / "occupied";
+  fs::create_directory(target);
+  spit(target / "inside", "original");
+  try {
+    write_file_atomic(target, "new contents");
+    FAIL() << "expected std::runtime_error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find(target.string()), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(fs::is_directory(target));
+  EXPECT_EQ(slurp(target / "inside"), "original");
+  EXPECT_EQ(entries(), 1u) << "temporary left behind";
+}
+
+}  // namespace
+}  // namespace kiln
