@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "config/loader.h"
+#include "support/minimal_config.h"
 #include "support/temp_dir.h"
 
 namespace kiln {
@@ -9,15 +10,7 @@ namespace {
 
 using testing::TempDir;
 
-const std::string kBase = R"(model:
-  num_layers: 2
-  hidden_size: 64
-  num_heads: 4
-  vocab_size: 500
-  seq_length: 128
-train:
-  steps: 100
-)";
+const std::string kBase = testing::kMinimalConfig;
 
 std::string error_text(const TempDir& dir, const std::string& extra, const std::vector<Override>& overrides = {}) {
   auto f = dir.write("c.yml", kBase + extra);
@@ -86,9 +79,7 @@ TEST(Consistency, ScheduleChecks) {
 
 TEST(Consistency, MupWidthScalesMustAgreeAndMupKeysNeedMup) {
   TempDir dir;
-  std::string e = error_text(dir, "model:\n  mup:\n    enabled: true\n    base_hidden_size: 32\n    base_ffn_size: 100\n");
-  // `model:` twice is a duplicate; write it as overrides instead.
-  e = error_text(dir, "", {{"model.mup.enabled", "true"}, {"model.mup.base_hidden_size", "32"},
+  std::string e = error_text(dir, "", {{"model.mup.enabled", "true"}, {"model.mup.base_hidden_size", "32"},
                            {"model.mup.base_ffn_size", "100"}});
   EXPECT_NE(e.find("µP width scales disagree"), std::string::npos) << e;
   EXPECT_EQ(error_text(dir, "", {{"model.mup.enabled", "true"}, {"model.mup.base_hidden_size", "32"},

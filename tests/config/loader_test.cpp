@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "support/minimal_config.h"
 #include "support/temp_dir.h"
 
 namespace kiln {
@@ -10,15 +11,7 @@ namespace {
 
 using testing::TempDir;
 
-const char* kMinimal = R"(model:
-  num_layers: 2
-  hidden_size: 64
-  num_heads: 4
-  vocab_size: 500
-  seq_length: 128
-train:
-  steps: 100
-)";
+const std::string kMinimal = testing::kMinimalConfig;
 
 // The single diagnostic of a load that must fail.
 Diagnostic only_error(const std::filesystem::path& file, const std::vector<Override>& overrides = {}) {
@@ -60,8 +53,6 @@ TEST(Loader, UnknownKeySuggestsTheClosestWithLineAndColumn) {
 
 TEST(Loader, KeyInTheWrongSectionPointsToTheRightOne) {
   TempDir dir;
-  auto f = dir.write("wrong.yml", std::string(kMinimal) + "model:\n  lr: 3e-4\n");
-  // `model` twice at the top is itself an error; use a nested form instead.
   auto g = dir.write("wrong2.yml", R"(model:
   num_layers: 2
   hidden_size: 64
@@ -75,8 +66,14 @@ train:
   Diagnostic d = only_error(g);
   EXPECT_EQ(d.where, g.string() + ":7:3");
   EXPECT_EQ(d.message, "unknown key 'model.lr'; did you mean 'optimizer.lr'?");
-  Diagnostic dup = only_error(f);
-  EXPECT_EQ(dup.message, "duplicate key 'model'");
+}
+
+TEST(Loader, DuplicateKeysAreErrors) {
+  TempDir dir;
+  auto f = dir.write("dup.yml", std::string(kMinimal) + "model:\n  lr: 3e-4\n");
+  Diagnostic d = only_error(f);
+  EXPECT_EQ(d.where, f.string() + ":9:1");
+  EXPECT_EQ(d.message, "duplicate key 'model'");
 }
 
 TEST(Loader, HyphenatedSpellingIsRefusedWithTheKilnSpelling) {

@@ -1,5 +1,7 @@
 #include "log/log.h"
 
+#include "support/temp_dir.h"
+
 #include <gtest/gtest.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -9,7 +11,6 @@
 #include <fstream>
 #include <map>
 #include <optional>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 
@@ -17,6 +18,7 @@ namespace kiln {
 namespace {
 
 namespace fs = std::filesystem;
+using kiln::testing::read_file;
 
 constexpr const char* kRankVariables[] = {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK",
                                           "SLURM_PROCID"};
@@ -109,24 +111,11 @@ TEST(LogLevelTest, RejectsUnknownListingAllowed) {
 
 class LoggingTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("kiln_log_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
+  // Runs before tmp_ is destroyed, so the log file is closed before its directory goes.
   void TearDown() override {
     init_logging({});  // closes the test's log file
-    fs::remove_all(dir_);
   }
 
-  static std::string slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }
   // True when `text` equals `shape` with each '0' of the shape standing for any digit.
   static bool matches_shape(const std::string& text, const std::string& shape) {
     if (text.size() != shape.size()) return false;
@@ -149,7 +138,8 @@ class LoggingTest : public ::testing::Test {
     spdlog::error("msg-error");
   }
 
-  fs::path dir_;
+  kiln::testing::TempDir tmp_;
+  const fs::path dir_ = tmp_.path();
 };
 
 TEST_F(LoggingTest, NonZeroRankOnlyWarnsWithoutAllRanks) {
@@ -160,7 +150,7 @@ TEST_F(LoggingTest, NonZeroRankOnlyWarnsWithoutAllRanks) {
   o.file = dir_ / "train.log";
   init_logging(o);
   log_every_level();
-  std::string text = slurp(dir_ / "train.log");
+  std::string text = read_file(dir_ / "train.log");
   EXPECT_FALSE(has(text, "msg-trace")) << text;
   EXPECT_FALSE(has(text, "msg-debug")) << text;
   EXPECT_FALSE(has(text, "msg-info")) << text;
@@ -176,7 +166,7 @@ TEST_F(LoggingTest, NonZeroRankStillHonoursAStricterLevel) {
   o.file = dir_ / "train.log";
   init_logging(o);
   log_every_level();
-  std::string text = slurp(dir_ / "train.log");
+  std::string text = read_file(dir_ / "train.log");
   EXPECT_FALSE(has(text, "msg-warn")) << text;
   EXPECT_TRUE(has(text, "msg-error")) << text;
 }
@@ -192,7 +182,7 @@ TEST_F(LoggingTest, AllRanksLogsAtLevelToRankSuffixedFile) {
   log_every_level();
   EXPECT_FALSE(fs::exists(dir_ / "train.log"));
   ASSERT_EQ(log_file_for_rank(o), dir_ / "train.rank3.log");
-  std::string text = slurp(dir_ / "train.rank3.log");
+  std::string text = read_file(dir_ / "train.rank3.log");
   EXPECT_FALSE(has(text, "msg-trace")) << text;
   EXPECT_TRUE(has(text, "msg-debug")) << text;
   EXPECT_TRUE(has(text, "msg-info")) << text;
@@ -206,7 +196,7 @@ TEST_F(LoggingTest, RankZeroSingleWorldHasNoRankTagAndTimestampedLines) {
   init_logging(o);
   spdlog::debug("hidden");
   spdlog::info("hello {}", 42);
-  std::string text = slurp(dir_ / "train.log");
+  std::string text = read_file(dir_ / "train.log");
   EXPECT_FALSE(has(text, "hidden")) << text;
   EXPECT_FALSE(has(text, "[rank")) << text;
   EXPECT_TRUE(matches_shape(text, "[0000-00-00 00:00:00.000] [info] hello 42\n")) << text;
@@ -218,13 +208,13 @@ TEST_F(LoggingTest, RankTagWhenWorldIsLargerOrAllRanks) {
   o.world_size = 2;
   init_logging(o);
   spdlog::info("x");
-  EXPECT_TRUE(has(slurp(dir_ / "a.log"), "] [rank 0] x")) << slurp(dir_ / "a.log");
+  EXPECT_TRUE(has(read_file(dir_ / "a.log"), "] [rank 0] x")) << read_file(dir_ / "a.log");
 
   o.world_size = 1;
   o.all_ranks = true;
   init_logging(o);
   spdlog::info("y");
-  EXPECT_TRUE(has(slurp(dir_ / "a.rank0.log"), "[rank 0] y"));
+  EXPECT_TRUE(has(read_file(dir_ / "a.rank0.log"), "[rank 0] y"));
 }
 
 TEST_F(LoggingTest, ReinitialisationSwitchesFilesAndAppends) {
@@ -241,8 +231,8 @@ TEST_F(LoggingTest, ReinitialisationSwitchesFilesAndAppends) {
   init_logging(o);  // same options twice
   spdlog::info("fourth");
 
-  std::string one = slurp(dir_ / "one.log");
-  std::string two = slurp(dir_ / "two.log");
+  std::string one = read_file(dir_ / "one.log");
+  std::string two = read_file(dir_ / "two.log");
   EXPECT_TRUE(has(one, "first") && has(one, "third") && has(one, "fourth")) << one;
   EXPECT_FALSE(has(one, "second")) << one;
   EXPECT_TRUE(has(two, "second")) << two;
@@ -277,7 +267,7 @@ TEST_F(LoggingTest, UnopenableFileThrowsAndKeepsPreviousLogger) {
     EXPECT_TRUE(has(e.what(), bad.file->string())) << e.what();
   }
   spdlog::info("still here");
-  EXPECT_TRUE(has(slurp(dir_ / "good.log"), "still here"));
+  EXPECT_TRUE(has(read_file(dir_ / "good.log"), "still here"));
 }
 
 TEST_F(LoggingTest, RejectsInvalidOptions) {

@@ -1,5 +1,7 @@
 #include "log/metrics_writer.h"
 
+#include "support/temp_dir.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -15,26 +17,12 @@ namespace kiln {
 namespace {
 
 namespace fs = std::filesystem;
+using kiln::testing::read_file;
 using nlohmann::json;
 
 class MetricsWriterTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("kiln_metrics_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    path_ = dir_ / "metrics.jsonl";
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::string contents() const {
-    std::ifstream in(path_, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }
+  std::string contents() const { return read_file(path_); }
   // Parses every line, failing the test on a line that is not a JSON object.
   std::vector<json> records() const {
     std::vector<json> out;
@@ -51,8 +39,9 @@ class MetricsWriterTest : public ::testing::Test {
     return out;
   }
 
-  fs::path dir_;
-  fs::path path_;
+  kiln::testing::TempDir tmp_;
+  const fs::path dir_ = tmp_.path();
+  const fs::path path_ = dir_ / "metrics.jsonl";
 };
 
 double now_seconds() {

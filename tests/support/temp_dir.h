@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 
 namespace kiln::testing {
@@ -35,5 +36,13 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+// The whole file, byte for byte; empty when the file cannot be opened.
+inline std::string read_file(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
 
 }  // namespace kiln::testing

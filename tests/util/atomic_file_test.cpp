@@ -1,10 +1,11 @@
 #include "util/atomic_file.h"
 
+#include "support/temp_dir.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <fstream>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 
@@ -12,24 +13,10 @@ namespace kiln {
 namespace {
 
 namespace fs = std::filesystem;
+using kiln::testing::read_file;
 
 class AtomicFileTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("kiln_atomic_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  static std::string slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }
   static void spit(const fs::path& p, const std::string& s) {
     std::ofstream(p, std::ios::binary) << s;
   }
@@ -38,13 +25,14 @@ class AtomicFileTest : public ::testing::Test {
     return static_cast<size_t>(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()));
   }
 
-  fs::path dir_;
+  kiln::testing::TempDir tmp_;
+  const fs::path dir_ = tmp_.path();
 };
 
 TEST_F(AtomicFileTest, CreatesNewFile) {
   fs::path target = dir_ / "new.txt";
   write_file_atomic(target, "hello\n");
-  EXPECT_EQ(slurp(target), "hello\n");
+  EXPECT_EQ(read_file(target), "hello\n");
   EXPECT_EQ(entries(), 1u);
 }
 
@@ -52,7 +40,7 @@ TEST_F(AtomicFileTest, ReplacesExistingContentAndLeavesNoTemporary) {
   fs::path target = dir_ / "latest";
   spit(target, "a much longer old content that must not survive in any part");
   write_file_atomic(target, "short");
-  EXPECT_EQ(slurp(target), "short");
+  EXPECT_EQ(read_file(target), "short");
   EXPECT_EQ(entries(), 1u);
   EXPECT_FALSE(fs::exists(target.string() + ".tmp." + std::to_string(::getpid())));
 }
@@ -63,7 +51,7 @@ TEST_F(AtomicFileTest, WritesEmptyAndBinaryContents) {
   EXPECT_EQ(fs::file_size(target), 0u);
   std::string binary("a\0b\xff\n", 5);
   write_file_atomic(target, binary);
-  EXPECT_EQ(slurp(target), binary);
+  EXPECT_EQ(read_file(target), binary);
 }
 
 TEST_F(AtomicFileTest, RelativePathInCurrentDirectory) {
@@ -76,7 +64,7 @@ TEST_F(AtomicFileTest, RelativePathInCurrentDirectory) {
     throw;
   }
   fs::current_path(old_cwd);
-  EXPECT_EQ(slurp(dir_ / "rel.txt"), "x");
+  EXPECT_EQ(read_file(dir_ / "rel.txt"), "x");
 }
 
 TEST_F(AtomicFileTest, MissingDirectoryThrowsNamingPath) {
@@ -97,7 +85,7 @@ TEST_F(AtomicFileTest, MissingDirectoryThrowsNamingPath) {
 TEST_F(AtomicFileTest, ParentIsRegularFileThrows) {
   spit(dir_ / "plain", "keep");
   EXPECT_THROW(write_file_atomic(dir_ / "plain" / "file.txt", "x"), std::runtime_error);
-  EXPECT_EQ(slurp(dir_ / "plain"), "keep");
+  EXPECT_EQ(read_file(dir_ / "plain"), "keep");
   EXPECT_EQ(entries(), 1u);
 }
 
@@ -114,7 +102,7 @@ TEST_F(AtomicFileTest, FailedRenameRemovesTemporaryAndKeepsTarget) {
     EXPECT_NE(std::string(e.what()).find(target.string()), std::string::npos) << e.what();
   }
   EXPECT_TRUE(fs::is_directory(target));
-  EXPECT_EQ(slurp(target / "inside"), "original");
+  EXPECT_EQ(read_file(target / "inside"), "original");
   EXPECT_EQ(entries(), 1u) << "temporary left behind";
 }
 
