@@ -19,50 +19,50 @@ std::string join(const std::vector<std::string>& items) {
   return out;
 }
 
-void add_show(CLI::App* parent, int& exit_code) {
+void add_show(CLI::App* parent, Action& action) {
   auto* cmd = parent->add_subcommand("show", "Print the resolved config: includes, overrides, defaults and derived values");
   auto args = std::make_shared<ConfigArgs>();
   add_config_args(cmd, *args);
-  cmd->callback([&exit_code, args] {
-    run_guarded(exit_code, [&] {
+  cmd->callback([&action, args] {
+    action = [args] {
       const LoadedConfig loaded = load(*args);
       std::string header = "resolved from " + join(loaded.files);
       for (const auto& s : args->sets) header += "\n--set " + s;
       fmt::print("{}", resolved_config_text(loaded.config, header));
       return 0;
-    });
+    };
   });
 }
 
-void add_check(CLI::App* parent, int& exit_code) {
+void add_check(CLI::App* parent, Action& action) {
   auto* cmd = parent->add_subcommand("check", "Validate a config; exit 0 when it is valid, 2 with every problem listed otherwise");
   auto args = std::make_shared<ConfigArgs>();
   add_config_args(cmd, *args);
-  cmd->callback([&exit_code, args] {
-    run_guarded(exit_code, [&] {
+  cmd->callback([&action, args] {
+    action = [args] {
       const LoadedConfig loaded = load(*args);
       fmt::print("{}: ok ({} file{})\n", args->file, loaded.files.size(), loaded.files.size() == 1 ? "" : "s");
       return 0;
-    });
+    };
   });
 }
 
-void add_reference(CLI::App* parent, int& exit_code) {
+void add_reference(CLI::App* parent, Action& action) {
   auto* cmd = parent->add_subcommand("reference", "Print the config reference (Markdown) generated from the schema");
   auto out = std::make_shared<std::string>();
   cmd->add_option("-o,--output", *out, "Write to this file instead of stdout");
-  cmd->callback([&exit_code, out] {
-    run_guarded(exit_code, [&] {
+  cmd->callback([&action, out] {
+    action = [out] {
       if (out->empty())
         fmt::print("{}", config_reference_markdown());
       else
         write_file_atomic(*out, config_reference_markdown());
       return 0;
-    });
+    };
   });
 }
 
-void add_import_neox(CLI::App* parent, int& exit_code) {
+void add_import_neox(CLI::App* parent, Action& action) {
   auto* cmd = parent->add_subcommand(
       "import-neox",
       "Convert a GPT-NeoX YAML config into a kiln config. Keys that change the math and that kiln does not "
@@ -78,8 +78,8 @@ void add_import_neox(CLI::App* parent, int& exit_code) {
   cmd->add_option("--vocab-size", args->vocab_size,
                   "Tokenizer vocabulary size (NeoX configs take it from the tokenizer file)");
   cmd->add_option("--set", args->sets, "Override a kiln key in the result (repeatable)")->type_name("KEY=VALUE");
-  cmd->callback([&exit_code, args] {
-    run_guarded(exit_code, [&] {
+  cmd->callback([&action, args] {
+    action = [args] {
       NeoxImportOptions options;
       options.vocab_size = args->vocab_size;
       const NeoxImport imported = import_neox(args->input, options);
@@ -100,19 +100,19 @@ void add_import_neox(CLI::App* parent, int& exit_code) {
       else
         write_file_atomic(args->output, text);
       return 0;
-    });
+    };
   });
 }
 
 }  // namespace
 
-void add_config_command(CLI::App& app, int& exit_code) {
+void add_config_command(CLI::App& app, Action& action) {
   auto* cmd = app.add_subcommand("config", "Inspect, validate, document and import configs");
   cmd->require_subcommand(1);
-  add_show(cmd, exit_code);
-  add_check(cmd, exit_code);
-  add_reference(cmd, exit_code);
-  add_import_neox(cmd, exit_code);
+  add_show(cmd, action);
+  add_check(cmd, action);
+  add_reference(cmd, action);
+  add_import_neox(cmd, action);
 }
 
 }  // namespace kiln::cli

@@ -7,7 +7,7 @@
 
 namespace kiln::cli {
 
-void add_plan_command(CLI::App& app, int& exit_code) {
+void add_plan_command(CLI::App& app, Action& action) {
   auto* cmd = app.add_subcommand("plan", "Parameter counts, FLOPs per token and per-rank memory of a config");
   struct Args {
     ConfigArgs config;
@@ -16,8 +16,8 @@ void add_plan_command(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<Args>();
   add_config_args(cmd, args->config);
   cmd->add_flag("--json", args->json, "Print the plan as JSON");
-  cmd->callback([&exit_code, args] {
-    run_guarded(exit_code, [&] {
+  cmd->callback([&action, args] {
+    action = [args] {
       const LoadedConfig loaded = load(args->config);
       const Plan plan = make_plan(loaded.config);
       if (args->json)
@@ -25,7 +25,7 @@ void add_plan_command(CLI::App& app, int& exit_code) {
       else
         fmt::print("{}", format_plan(plan, loaded.config));
       return 0;
-    });
+    };
   });
 }
 

@@ -10,7 +10,7 @@
 
 namespace kiln::cli {
 
-void add_train_command(CLI::App& app, int& exit_code) {
+void add_train_command(CLI::App& app, Action& action) {
   auto* cmd = app.add_subcommand("train", "Train a model from a config");
   struct Args {
     ConfigArgs config;
@@ -19,8 +19,8 @@ void add_train_command(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<Args>();
   add_config_args(cmd, args->config);
   cmd->add_flag("--dry-run", args->dry_run, "Check the config and print the resolved config and plan; train nothing");
-  cmd->callback([&exit_code, args] {
-    run_guarded(exit_code, [&] {
+  cmd->callback([&action, args] {
+    action = [args] {
       const LoadedConfig loaded = load(args->config);
       if (args->dry_run) {
         fmt::print("{}\n{}", resolved_config_text(loaded.config, "resolved config (kiln train --dry-run)"),
@@ -30,7 +30,7 @@ void add_train_command(CLI::App& app, int& exit_code) {
       spdlog::error("this build of kiln has no trainer yet (it lands with the CPU training issue); "
                     "the config is valid: use `kiln train --dry-run` or `kiln plan`");
       return kExitFailure;
-    });
+    };
   });
 }
 

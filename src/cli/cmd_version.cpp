@@ -6,13 +6,13 @@
 
 namespace kiln::cli {
 
-void add_version_command(CLI::App& app, int& exit_code) {
+void add_version_command(CLI::App& app, Action& action) {
   auto* cmd = app.add_subcommand("version", "Print the kiln version, linked libraries and visible GPUs");
-  cmd->callback([&exit_code] {
-    run_guarded(exit_code, [] {
+  cmd->callback([&action] {
+    action = [] {
       fmt::print("{}", format_build_info(build_info(), query_cuda()));
       return 0;
-    });
+    };
   });
 }
 

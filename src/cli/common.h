@@ -30,10 +30,12 @@ LoadedConfig load(const ConfigArgs& args);
 // the matching exit code. `exit_code` receives the result.
 void run_guarded(int& exit_code, const std::function<int()>& body);
 
-// Subcommand registration, one per file.
-void add_version_command(CLI::App& app, int& exit_code);
-void add_config_command(CLI::App& app, int& exit_code);
-void add_plan_command(CLI::App& app, int& exit_code);
-void add_train_command(CLI::App& app, int& exit_code);
+// Subcommand registration, one per file. Parsing a subcommand stores its body in `action`;
+// main runs it once logging is set up, so a bad global option stops the command before it starts.
+using Action = std::function<int()>;
+void add_version_command(CLI::App& app, Action& action);
+void add_config_command(CLI::App& app, Action& action);
+void add_plan_command(CLI::App& app, Action& action);
+void add_train_command(CLI::App& app, Action& action);
 
 }  // namespace kiln::cli

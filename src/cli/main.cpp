@@ -1,4 +1,5 @@
-// kiln: the one executable. Subcommands live in cmd_*.cpp; this file wires them up.
+// kiln: the one executable. Subcommands live in cmd_*.cpp; this file parses the command line,
+// sets up logging, then runs the chosen subcommand.
 #include <CLI/CLI.hpp>
 
 #include "cli/common.h"
@@ -9,25 +10,29 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Help for every subcommand");
   std::string level = "info";
-  app.add_option("--log-level", level, "trace | debug | info | warn | error")->capture_default_str();
+  app.add_option("--log-level", level, "Log level")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
+      ->capture_default_str();
 
-  int exit_code = 0;
-  kiln::cli::add_train_command(app, exit_code);
-  kiln::cli::add_plan_command(app, exit_code);
-  kiln::cli::add_config_command(app, exit_code);
-  kiln::cli::add_version_command(app, exit_code);
+  kiln::cli::Action action;
+  kiln::cli::add_train_command(app, action);
+  kiln::cli::add_plan_command(app, action);
+  kiln::cli::add_config_command(app, action);
+  kiln::cli::add_version_command(app, action);
 
-  app.parse_complete_callback([&] {
-    kiln::cli::run_guarded(exit_code, [&] {
-      kiln::init_logging({.level = kiln::parse_log_level(level), .rank = kiln::detect_rank()});
-      return 0;
-    });
-  });
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int code = app.exit(e);
     return code == 0 ? 0 : kiln::cli::kExitBadInput;
   }
+
+  int exit_code = 0;
+  kiln::cli::run_guarded(exit_code, [&] {
+    kiln::init_logging({.level = kiln::parse_log_level(level), .rank = kiln::detect_rank()});
+    return 0;
+  });
+  if (exit_code != 0) return exit_code;
+  if (action) kiln::cli::run_guarded(exit_code, action);
   return exit_code;
 }

@@ -6,7 +6,9 @@
 // applies files and overrides, derives the optional fields and validates the whole.
 //
 // Optional fields (std::optional) are the ones a user may leave out and kiln derives; after
-// loading they are always engaged, so consumers may call .value() freely.
+// loading they are engaged, so consumers may call .value(), except three that stay optional:
+// schedule.warmup_fraction (an alternative input to warmup_steps), schedule.hybrid_switch (set
+// for hyb and hyb2 only) and data.eod_token_id (unset means: ask the tokenizer).
 #pragma once
 
 #include <cstdint>

@@ -278,6 +278,8 @@ class Importer {
       if (auto v = int_of(e); v && (*v < 0 || *v > 1)) refuse(e, "kiln has no pipeline parallelism");
     if (auto v = map_int("model_parallel_size", "parallel.tensor")) tensor_ = *v;
 
+    // DeepSpeed's default is stage 0 (no sharding), written out unless the file says otherwise.
+    put("parallel.zero_stage", int64_t{0}, nullptr);
     const Entry* zero = take("zero_optimization");
     if (!is_map(zero)) return;
     for (auto& [name, e] : children(zero->value, zero->written + ".")) {
@@ -374,7 +376,9 @@ class Importer {
                                      "mlp_type regular with activation gelu; this file has mlp_type " +
                                          type + " with activation " + act);
 
-    map_int("mlp_multiple_of", "model.mlp_multiple_of");
+    // GPT-NeoX's default multiple is 1; kiln's is 256, so write it out either way.
+    const Entry* multiple_e = take("mlp_multiple_of");
+    put("model.mlp_multiple_of", int_of(multiple_e).value_or(1), multiple_e);
     const Entry* size_e = take("intermediate_size");
     if (auto size = int_of(size_e)) {
       put("model.ffn_hidden_size", *size, size_e);
@@ -767,9 +771,10 @@ class Importer {
     if (!precision_.empty()) put("train.precision", precision_, p_e ? p_e : bf);
 
     // The gradient reduction is fp32 when asked for, or when the gradients are fp32 anyway.
+    // GPT-NeoX's default is false: gradients are reduced in the training dtype.
     const Entry* allreduce = take("fp32_allreduce");
-    if (auto v = bool_of(allreduce))
-      put("parallel.grad_reduce_dtype", *v || precision_ == "fp32" ? "fp32" : "bf16", allreduce);
+    put("parallel.grad_reduce_dtype", bool_of(allreduce).value_or(false) || precision_ == "fp32" ? "fp32" : "bf16",
+        allreduce);
 
     if (auto v = bool_of(take("full_precision_lm_cross_entropy")); v && !*v)
       note("full_precision_lm_cross_entropy is false, but kiln computes the cross-entropy in fp32 anyway");

@@ -205,7 +205,7 @@ Schema::Schema() {
       .min(0)
       .doc("Train/valid/test fractions used when valid_paths is empty.");
   str(KEY(data.tokenizer)).def("").doc("Tokenizer file the shards were made with (tokenizer.json or .tiktoken).");
-  opt_i64(KEY(data.eod_token_id)).min(0).derived("from the tokenizer").doc("End-of-document token id.");
+  opt_i64(KEY(data.eod_token_id)).min(0).derived("unset: the data pipeline asks the tokenizer").doc("End-of-document token id.");
   flag(KEY(data.reset_attention_mask)).def(false).doc("No attention across documents packed in one sequence.");
   flag(KEY(data.reset_position_ids)).def(false).doc("Positions restart at 0 at each document start.");
 

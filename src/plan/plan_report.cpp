@@ -100,7 +100,7 @@ std::string format_plan(const Plan& plan, const Config& config) {
   memory_table(out, plan);
 
   out << "\nlayout: tp " << plan.tensor << " × dp " << plan.data << " = " << plan.world
-      << " ranks, ZeRO stage " << plan.zero_stage << "; micro batch " << plan.micro_batch
+      << (plan.world == 1 ? " rank" : " ranks") << ", ZeRO stage " << plan.zero_stage << "; micro batch " << plan.micro_batch
       << " × accum " << plan.grad_accum << " × dp " << plan.data << " = global batch "
       << plan.global_batch << " sequences, " << with_commas(plan.tokens_per_step)
       << " tokens per step\n";

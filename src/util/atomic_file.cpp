@@ -74,6 +74,11 @@ void sync_directory(const std::filesystem::path& dir, const std::filesystem::pat
 void write_file_atomic(const std::filesystem::path& path, std::string_view contents) {
   std::filesystem::path dir = path.parent_path();
   if (dir.empty()) dir = ".";
+  // Renaming over a device or a directory would replace it (as root, /dev/null with a file).
+  std::error_code ec;
+  const auto status = std::filesystem::symlink_status(path, ec);
+  if (!ec && std::filesystem::exists(status) && !std::filesystem::is_regular_file(status))
+    throw std::runtime_error("cannot write " + path.string() + ": it exists and is not a regular file");
 
   TempFile tmp(std::filesystem::path(path.string() + ".tmp." + std::to_string(::getpid())));
   // O_TRUNC: a temporary with our pid can only be left over from a crashed earlier process.

@@ -19,8 +19,8 @@ struct Result {
   std::string output;  // stdout and stderr together
 };
 
-Result kiln(const std::string& args) {
-  const std::string cmd = std::string(KILN_BINARY) + " " + args + " 2>&1";
+Result kiln(const std::string& args, const std::string& env = "") {
+  const std::string cmd = (env.empty() ? "" : "env " + env + " ") + std::string(KILN_BINARY) + " " + args + " 2>&1";
   FILE* pipe = popen(cmd.c_str(), "r");
   std::string out;
   std::array<char, 4096> buf{};
@@ -134,6 +134,16 @@ TEST(Cli, TrainChecksTheConfigAndCreatesNoRunDirectory) {
   EXPECT_EQ(train.code, 1) << train.output;
   EXPECT_NE(train.output.find("no trainer yet"), std::string::npos) << train.output;
   EXPECT_TRUE(std::filesystem::is_empty(dir.path())) << "nothing half-made is left behind";
+}
+
+TEST(Cli, BadGlobalOptionsStopBeforeTheCommandRuns) {
+  Result level = kiln("--log-level loud version");
+  EXPECT_EQ(level.code, 2) << level.output;
+  EXPECT_EQ(level.output.find("HDF5"), std::string::npos) << "version must not run: " << level.output;
+  Result rank = kiln("version", "PMI_RANK=x");
+  EXPECT_EQ(rank.code, 1) << rank.output;
+  EXPECT_NE(rank.output.find("PMI_RANK"), std::string::npos) << rank.output;
+  EXPECT_EQ(rank.output.find("HDF5"), std::string::npos) << "version must not run: " << rank.output;
 }
 
 TEST(Cli, VersionNamesTheBuild) {

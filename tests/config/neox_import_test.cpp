@@ -177,6 +177,7 @@ TEST(NeoxImport, StableLm3B4E1T) {
   EXPECT_EQ(c.model.vocab_size, 50277);
   EXPECT_EQ(c.model.padded_vocab(), 50304);
   EXPECT_EQ(c.parallel.zero_stage, 1);
+  EXPECT_EQ(c.parallel.grad_reduce_dtype, Precision::bf16);  // fp32_allreduce left at false
   EXPECT_DOUBLE_EQ(c.optimizer.lr, 3.2e-4);
   EXPECT_DOUBLE_EQ(c.optimizer.beta1, 0.9);
   EXPECT_DOUBLE_EQ(c.optimizer.beta2, 0.95);
@@ -236,6 +237,9 @@ TEST_F(NeoxImportTest, LeftOutKeysTakeGptNeoxDefaults) {
   EXPECT_EQ(c.schedule.style, ScheduleStyle::linear);
   EXPECT_EQ(c.schedule.warmup_steps.value(), 10);  // warmup 0.01 of 1,000
   EXPECT_EQ(c.train.precision, Precision::fp32);
+  EXPECT_EQ(c.parallel.zero_stage, 0);  // DeepSpeed's default, not kiln's 1
+  EXPECT_EQ(c.model.mlp_multiple_of, 1);
+  EXPECT_EQ(c.parallel.grad_reduce_dtype, Precision::fp32);  // fp32 training reduces in fp32
   EXPECT_TRUE(any_contains(r.notes, "no optimizer section"));
 }
 

@@ -3,6 +3,7 @@
 #include "support/temp_dir.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -91,7 +92,16 @@ TEST_F(AtomicFileTest, ParentIsRegularFileThrows) {
 
 // The rename fails after the temporary was fully written: the temporary must be cleaned up and
 // the target left as it was.
-TEST_F(AtomicFileTest, FailedRenameRemovesTemporaryAndKeepsTarget) {
+TEST_F(AtomicFileTest, SpecialFileTargetIsRefusedNotReplaced) {
+  // Renaming over a FIFO or device would replace it with a regular file.
+  fs::path fifo = dir_ / "pipe";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_THROW(write_file_atomic(fifo, "x"), std::runtime_error);
+  EXPECT_TRUE(fs::is_fifo(fifo));
+  EXPECT_EQ(entries(), 1u) << "temporary left behind";
+}
+
+TEST_F(AtomicFileTest, DirectoryTargetIsRefusedAndKeptIntact) {
   fs::path target = dir_ / "occupied";
   fs::create_directory(target);
   spit(target / "inside", "original");
