@@ -11,7 +11,8 @@ YAML::Node config_to_yaml(const Config& config) {
   for (const auto& f : Schema::instance().fields()) {
     YAML::Node value = f->emit(config);
     if (value.IsNull()) continue;
-    // Walk down "model.init.std" creating maps; yaml-cpp node handles alias, so reassign.
+    // Walk down "model.init.std", creating the maps on the way. yaml-cpp nodes are handles:
+    // reset() rebinds `node` to the child, where `node = child` would overwrite the parent's value.
     std::vector<std::string> parts;
     std::stringstream ss(f->key());
     for (std::string p; std::getline(ss, p, '.');) parts.push_back(p);
