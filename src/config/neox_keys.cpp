@@ -1,0 +1,44 @@
+// The tables declared in neox_keys.h. A key that is in none of them, and that the importer does not
+// map, is refused as unknown.
+#include "config/neox_keys.h"
+
+namespace kiln::neox {
+
+// Keys that only say where things run, log or are stored: nothing they hold changes what is
+// computed. Kept as an explicit list so that an unfamiliar key is refused rather than guessed at.
+const std::set<std::string> kInfrastructure = {
+    "use_wandb",           "launcher",            "deepspeed_slurm",        "deepspeed_mpi",
+    "num_workers",         "distributed_backend", "steps_per_print",        "wall_clock_breakdown",
+    "extra_save_iters",    "eval_tasks",          "eval_batch_size",        "partition_activations",
+    "synchronize_each_layer", "checkpoint_num_layers", "save_base_shapes",  "base_shapes_file",
+    "coord_check",         "tokenizer_type",      "merge_file",             "test_data_paths",
+    "test_data_weights",   "tensorboard_dir",     "log_dir",                "log_grad_norm",
+    "log_param_norm",      "log_optimizer_states", "log_grad_pct_zeros",    "log_gradient_noise_scale",
+    "use_shared_fs",       "mmap_warmup",         "hostfile",               "include",
+    "master_port",         "master_addr",         "exit_interval",
+};
+const std::vector<std::string> kInfrastructurePrefixes = {"wandb_", "s3_"};
+
+// Fused kernels and similar implementation choices: the same math computed another way.
+const std::set<std::string> kImplementation = {
+    "scaled_upper_triang_masked_softmax_fusion", "scaled_masked_softmax_fusion", "bias_gelu_fusion",
+    "bias_dropout_fusion", "use_flash_cross_entropy",
+};
+
+// GPT-NeoX's µP hyper-parameters; they do nothing unless use_mup is true (which is refused).
+const std::set<std::string> kMupOnly = {
+    "mup_init_scale", "mup_attn_temp", "mup_output_temp", "mup_embedding_mult", "mup_rp_embedding_mult",
+    "mup_width_scale",
+};
+
+// GPT-NeoX configs do not state the vocabulary size: it is the tokenizer's. These files are common
+// enough to know by name.
+const std::vector<KnownTokenizer> kKnownTokenizers = {
+    {"arcade100k.tiktoken", 100289, "Arcade100k (Stable LM 2)"},
+    {"neox-tokenizer-vocab.json", 50277, "the GPT-NeoX-20B tokenizer"},
+    {"20B_tokenizer.json", 50277, "the GPT-NeoX-20B tokenizer"},
+    {"gpt2-vocab.json", 50257, "GPT-2 BPE"},
+    {"gpt2-tokenizer.json", 50257, "GPT-2 BPE"},
+};
+
+}  // namespace kiln::neox
