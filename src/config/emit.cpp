@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "config/schema.h"
+#include "config/typed_field.h"
 
 namespace kiln {
 
@@ -26,13 +27,43 @@ YAML::Node config_to_yaml(const Config& config) {
   return root;
 }
 
+namespace {
+
+// yaml-cpp writes a string scalar plain unless it looks like null, so strings the schema marked
+// (see ValueTraits<std::string>::emit) are written double-quoted here.
+void write_node(YAML::Emitter& out, const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map:
+      out << YAML::BeginMap;
+      for (const auto& kv : node) {
+        out << YAML::Key << kv.first.Scalar() << YAML::Value;
+        write_node(out, kv.second);
+      }
+      out << YAML::EndMap;
+      break;
+    case YAML::NodeType::Sequence:
+      out << YAML::Flow << YAML::BeginSeq;
+      for (const auto& item : node) write_node(out, item);
+      out << YAML::EndSeq;
+      break;
+    case YAML::NodeType::Scalar:
+      if (node.Tag() == ValueTraits<std::string>::kQuotedTag) out << YAML::DoubleQuoted;
+      out << node.Scalar();
+      break;
+    default:
+      out << YAML::Null;
+  }
+}
+
+}  // namespace
+
 std::string resolved_config_text(const Config& config, const std::string& header_comment) {
   YAML::Emitter out;
   out.SetIndent(2);
   std::stringstream header(header_comment);
   std::string text;
   for (std::string line; std::getline(header, line);) text += "# " + line + "\n";
-  out << config_to_yaml(config);
+  write_node(out, config_to_yaml(config));
   return text + out.c_str() + "\n";
 }
 

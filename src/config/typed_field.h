@@ -77,7 +77,15 @@ struct ValueTraits<std::string> {
     if (n.IsScalar()) return {n.Scalar(), ""};
     return {std::nullopt, "expected a string"};
   }
-  static YAML::Node emit(const std::string& v) { return YAML::Node(v); }
+  // A string that a YAML 1.1 reader (PyYAML) would take for a number, boolean or null is tagged
+  // so that the emitter quotes it: `name: "001"`, not `name: 001`.
+  static YAML::Node emit(const std::string& v) {
+    YAML::Node n(v);
+    if (parse_int(v) || parse_float(v) || parse_bool(v) || v == "null" || v == "Null" || v == "NULL" || v == "~")
+      n.SetTag(kQuotedTag);
+    return n;
+  }
+  static constexpr const char* kQuotedTag = "!";
   static std::string text(const std::string& v) { return v.empty() ? "\"\"" : v; }
   static bool in(const Bounds&, const std::string&) { return true; }
 };

@@ -31,6 +31,21 @@ TEST(Emit, ResolvedConfigRoundTripsForEveryShippedConfig) {
   }
 }
 
+TEST(Emit, StringsThatLookLikeOtherTypesAreQuoted) {
+  Config c = load_config(std::string(KILN_SOURCE_DIR) + "/configs/tiny.yml").config;
+  c.train.name = "001";
+  c.data.tokenizer = "yes";
+  c.checkpoint.dir = "runs/a";
+  const std::string text = resolved_config_text(c, "quoting");
+  EXPECT_NE(text.find("name: \"001\""), std::string::npos) << text;
+  EXPECT_NE(text.find("tokenizer: \"yes\""), std::string::npos) << text;
+  EXPECT_NE(text.find("dir: runs/a"), std::string::npos) << text;
+  EXPECT_NE(text.find("resume: auto"), std::string::npos) << text;
+  const Config back = load_config_tree(YAML::Load(text), "q.yml").config;
+  EXPECT_EQ(*back.train.name, "001");
+  EXPECT_EQ(back.data.tokenizer, "yes");
+}
+
 TEST(Emit, DoublesKeepFullPrecisionAndReadAsFloatsInYaml11) {
   EXPECT_EQ(format_double(1e-8), "1.0e-08");
   EXPECT_EQ(format_double(3.2e-4), "0.00032");
