@@ -22,7 +22,8 @@ enum class NormType { layernorm, rmsnorm };
 enum class PositionType { rotary, alibi, none };
 enum class Activation { swiglu, gelu };
 enum class InitMethod { normal, truncated_normal };
-enum class ScheduleStyle { constant, linear, cosine, rsqrt, hyb, hyb2 };
+enum class ScheduleStyle { constant, linear, cosine, rsqrt, wsd, hyb, hyb2 };
+enum class WsdShape { linear, cosine, exponential, sqrt };
 enum class DataFormat { mmap, hdf5 };
 enum class Device { cpu, cuda };
 enum class Precision { bf16, fp32 };
@@ -106,6 +107,8 @@ struct ScheduleConfig {
   int64_t cooldown_steps;                    // linear cooldown over the last cooldown_steps
   double cooldown_min_lr;
   std::optional<double> hybrid_switch;       // s0 / (decay_steps - warmup); hyb 0.25, hyb2 0.5
+  int64_t wsd_decay_steps;                   // wsd: the decay takes the last wsd_decay_steps before decay_steps
+  WsdShape wsd_decay_shape;
 };
 
 struct BatchConfig {

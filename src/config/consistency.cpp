@@ -143,6 +143,11 @@ std::vector<Diagnostic> check_consistency(const LoadedConfig& loaded) {
   if (s.hybrid_switch && s.style != ScheduleStyle::hyb && s.style != ScheduleStyle::hyb2)
     fail(d("schedule.hybrid_switch", *s.hybrid_switch) + " applies only to hyb and hyb2, not " +
          d("schedule.style", enum_name(s.style)));
+  if (s.style == ScheduleStyle::wsd &&
+      (s.wsd_decay_steps < 1 || s.wsd_decay_steps > *s.decay_steps - *s.warmup_steps))
+    fail(d("schedule.wsd_decay_steps", s.wsd_decay_steps) + " must be between 1 and " +
+         d("schedule.decay_steps", *s.decay_steps) + " − " + d("schedule.warmup_steps", *s.warmup_steps) +
+         " for " + d("schedule.style", "wsd"));
   if (s.min_lr > c.optimizer.lr)
     fail(d("schedule.min_lr", s.min_lr) + " is above " + d("optimizer.lr", c.optimizer.lr));
   if (s.cooldown_min_lr > c.optimizer.lr)

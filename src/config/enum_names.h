@@ -28,8 +28,10 @@ KILN_ENUM_NAMES(Activation, {Activation::swiglu, "swiglu"}, {Activation::gelu, "
 KILN_ENUM_NAMES(InitMethod, {InitMethod::normal, "normal"},
                 {InitMethod::truncated_normal, "truncated_normal"});
 KILN_ENUM_NAMES(ScheduleStyle, {ScheduleStyle::constant, "constant"}, {ScheduleStyle::linear, "linear"},
-                {ScheduleStyle::cosine, "cosine"}, {ScheduleStyle::rsqrt, "rsqrt"},
+                {ScheduleStyle::cosine, "cosine"}, {ScheduleStyle::rsqrt, "rsqrt"}, {ScheduleStyle::wsd, "wsd"},
                 {ScheduleStyle::hyb, "hyb"}, {ScheduleStyle::hyb2, "hyb2"});
+KILN_ENUM_NAMES(WsdShape, {WsdShape::linear, "linear"}, {WsdShape::cosine, "cosine"},
+                {WsdShape::exponential, "exponential"}, {WsdShape::sqrt, "sqrt"});
 KILN_ENUM_NAMES(DataFormat, {DataFormat::mmap, "mmap"}, {DataFormat::hdf5, "hdf5"});
 KILN_ENUM_NAMES(Device, {Device::cpu, "cpu"}, {Device::cuda, "cuda"});
 KILN_ENUM_NAMES(Precision, {Precision::bf16, "bf16"}, {Precision::fp32, "fp32"});

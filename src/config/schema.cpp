@@ -162,7 +162,7 @@ Schema::Schema() {
   // ---- schedule -----------------------------------------------------------------------------
   choice(ScheduleStyle{}, KEY(schedule.style))
       .def(ScheduleStyle::cosine)
-      .doc("Decay after warmup; hyb and hyb2 are Stable LM 2's cosine→rsqrt hybrids (SPEC §2).");
+      .doc("Decay after warmup (SPEC §2); wsd is warmup-stable-decay; hyb and hyb2 are Stable LM 2's cosine→rsqrt hybrids.");
   opt_i64(KEY(schedule.warmup_steps))
       .min(0)
       .derived("round(warmup_fraction · train.steps), or 0")
@@ -181,6 +181,13 @@ Schema::Schema() {
       .lt(1)
       .derived("hyb 0.25, hyb2 0.5; unset for other styles")
       .doc("Where the hybrid switches from cosine to rsqrt, as a fraction of the decay span.");
+  i64(KEY(schedule.wsd_decay_steps))
+      .def(0)
+      .min(0)
+      .doc("wsd: constant lr until decay_steps − wsd_decay_steps, then decay to min_lr over these steps.");
+  choice(WsdShape{}, KEY(schedule.wsd_decay_shape))
+      .def(WsdShape::linear)
+      .doc("wsd decay shape in r = fraction of the decay done: linear 1−r, cosine, exponential, sqrt 1−sqrt(r).");
 
   // ---- batch --------------------------------------------------------------------------------
   i64(KEY(batch.micro_batch)).def(1).min(1).doc("Sequences per rank per micro step.");

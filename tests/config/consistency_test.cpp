@@ -73,6 +73,9 @@ TEST(Consistency, ScheduleChecks) {
   EXPECT_NE(error_text(dir, "schedule:\n  hybrid_switch: 0.3\n").find("applies only to hyb and hyb2"),
             std::string::npos);
   EXPECT_NE(error_text(dir, "schedule:\n  min_lr: 0.1\n").find("is above optimizer.lr"), std::string::npos);
+  EXPECT_NE(error_text(dir, "schedule:\n  style: wsd\n").find("schedule.wsd_decay_steps = 0 (default) must be between 1"),
+            std::string::npos);
+  EXPECT_EQ(error_text(dir, "schedule:\n  style: wsd\n  wsd_decay_steps: 20\n"), "");
   EXPECT_NE(error_text(dir, "schedule:\n  warmup_steps: 50\n  cooldown_steps: 60\n").find("overlaps the warmup"),
             std::string::npos);
 }

@@ -112,7 +112,7 @@ TEST(Loader, OutOfRangeAndBadEnumSayWhatIsAllowed) {
   EXPECT_EQ(only_error(f).message, "optimizer.beta2: must be 0 ≤ x < 1, got '1.5'");
   auto g = dir.write("enum.yml", std::string(kMinimal) + "schedule:\n  style: cosin\n");
   EXPECT_EQ(only_error(g).message,
-            "schedule.style: expected one of constant | linear | cosine | rsqrt | hyb | hyb2, got 'cosin'");
+            "schedule.style: expected one of constant | linear | cosine | rsqrt | wsd | hyb | hyb2, got 'cosin'");
   auto h = dir.write("map.yml", std::string(kMinimal) + "optimizer:\n  lr: {a: 1}\n");
   EXPECT_EQ(only_error(h).message, "optimizer.lr: expected a number, got a mapping");
   auto s = dir.write("sect.yml", std::string(kMinimal) + "optimizer: 3\n");
