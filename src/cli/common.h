@@ -36,6 +36,7 @@ using Action = std::function<int()>;
 void add_version_command(CLI::App& app, Action& action);
 void add_config_command(CLI::App& app, Action& action);
 void add_plan_command(CLI::App& app, Action& action);
+void add_schedule_command(CLI::App& app, Action& action);
 void add_train_command(CLI::App& app, Action& action);
 
 }  // namespace kiln::cli

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   kiln::cli::Action action;
   kiln::cli::add_train_command(app, action);
   kiln::cli::add_plan_command(app, action);
+  kiln::cli::add_schedule_command(app, action);
   kiln::cli::add_config_command(app, action);
   kiln::cli::add_version_command(app, action);
 

@@ -4,7 +4,7 @@
 #include <set>
 
 #include "config/schema.h"
-#include "config/suggest.h"
+#include "util/suggest.h"
 
 namespace kiln {
 

@@ -7,7 +7,7 @@
 
 #include "config/neox_keys.h"
 #include "config/scalar.h"
-#include "config/suggest.h"
+#include "util/suggest.h"
 
 namespace kiln::neox {
 
