@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# The main job, end to end on this machine: install, build, then run what kiln has for real.
+# The main job, end to end on this machine: install, build, train the tiny model on the CPU.
 #
 #   bash launch/quickstart.sh
 #
-# Today that is: the build report, a check and a plan of every shipped config, the GPT-NeoX
-# import of the published Stable LM 2 config when ../shared/ is beside the project, and a dry run
-# of the CPU quickstart config. (The trainer, when it lands, replaces the dry run with training.)
+# Trains configs/tiny.yml on kiln's synthetic language into runs/tiny-<timestamp>/ (resolved
+# config, metrics.jsonl, train.log), then plans every shipped config and, when ../shared/ is beside
+# the project, imports the published Stable LM 2 GPT-NeoX config.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash launch/setup.sh
 kiln="${KILN_BUILD_DIR:-build}/kiln"
 
 "$kiln" version
+echo
+echo "=== kiln train configs/tiny.yml"
+"$kiln" train configs/tiny.yml --set train.name="tiny-$(date +%Y%m%d-%H%M%S)"
+
 for config in configs/*.yml; do
   echo
   echo "=== kiln plan $config"
@@ -26,7 +30,3 @@ if [ -f "$neox" ]; then
   "$kiln" config import-neox "$neox" -o "$out" --set model.qkv_bias=true --set model.final_norm_bias=true
   "$kiln" plan "$out" | head -n 20
 fi
-
-echo
-echo "=== kiln train --dry-run configs/tiny.yml"
-"$kiln" train --dry-run configs/tiny.yml | tail -n 25

@@ -1,5 +1,5 @@
-// kiln train: today it checks the config and prints its plan; the step loop arrives with the
-// trainer (issue 3). It never creates a run directory it cannot fill.
+// kiln train: checks the config, builds the trainer, then creates the run directory (resolved
+// config + metrics) and trains. Nothing is written when the config or the build cannot run it.
 #include <fmt/core.h>
 #include <spdlog/spdlog.h>
 
@@ -7,6 +7,9 @@
 #include "config/emit.h"
 #include "plan/plan_report.h"
 #include "plan/planner.h"
+#include "log/log.h"
+#include "train/run_dir.h"
+#include "train/trainer.h"
 
 namespace kiln::cli {
 
@@ -27,9 +30,16 @@ void add_train_command(CLI::App& app, Action& action) {
                    format_plan(make_plan(loaded.config), loaded.config));
         return 0;
       }
-      spdlog::error("this build of kiln has no trainer yet (it lands with the CPU training issue); "
-                    "the config is valid: use `kiln train --dry-run` or `kiln plan`");
-      return kExitFailure;
+      Trainer trainer(loaded.config);  // every check and allocation before the run directory exists
+      const RunDirectory run = create_run_directory(loaded.config, "resolved config of this run, from " + args->config.file);
+      // From here on the run's own logging settings apply, with a copy of the log in the run directory.
+      init_logging({.level = loaded.config.logging.level,
+                    .rank = detect_rank(),
+                    .all_ranks = loaded.config.logging.all_ranks,
+                    .file = run.path / "train.log"});
+      spdlog::info("run directory {}", run.path.string());
+      const TrainSummary summary = trainer.run(run.metrics_file);
+      return summary.skipped_steps == summary.steps ? kExitFailure : 0;
     };
   });
 }

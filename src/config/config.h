@@ -24,7 +24,7 @@ enum class Activation { swiglu, gelu };
 enum class InitMethod { normal, truncated_normal };
 enum class ScheduleStyle { constant, linear, cosine, rsqrt, wsd, hyb, hyb2 };
 enum class WsdShape { linear, cosine, exponential, sqrt };
-enum class DataFormat { mmap, hdf5 };
+enum class DataFormat { mmap, hdf5, synthetic };
 enum class Device { cpu, cuda };
 enum class Precision { bf16, fp32 };
 enum class Recompute { none, selective, full };

@@ -162,6 +162,10 @@ std::vector<Diagnostic> check_consistency(const LoadedConfig& loaded) {
     fail("data.valid_weights has " + std::to_string(data.valid_weights.size()) + " entries (" +
          loaded.origin("data.valid_weights") + ") but data.valid_paths has " +
          std::to_string(data.valid_paths.size()) + " (" + loaded.origin("data.valid_paths") + ")");
+  if (data.format == DataFormat::synthetic && (!data.train_paths.empty() || !data.valid_paths.empty()))
+    fail(d("data.format", "synthetic") + " generates its data, but data.train_paths (" +
+         loaded.origin("data.train_paths") + ") or data.valid_paths (" + loaded.origin("data.valid_paths") +
+         ") name files; remove them or choose mmap or hdf5");
   if (data.split.size() != 3 || data.split[0] <= 0)
     fail("data.split (" + loaded.origin("data.split") + ") must be three fractions [train, valid, test] with train > 0");
   if (data.eod_token_id && *data.eod_token_id >= m.vocab_size)

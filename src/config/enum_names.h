@@ -32,7 +32,8 @@ KILN_ENUM_NAMES(ScheduleStyle, {ScheduleStyle::constant, "constant"}, {ScheduleS
                 {ScheduleStyle::hyb, "hyb"}, {ScheduleStyle::hyb2, "hyb2"});
 KILN_ENUM_NAMES(WsdShape, {WsdShape::linear, "linear"}, {WsdShape::cosine, "cosine"},
                 {WsdShape::exponential, "exponential"}, {WsdShape::sqrt, "sqrt"});
-KILN_ENUM_NAMES(DataFormat, {DataFormat::mmap, "mmap"}, {DataFormat::hdf5, "hdf5"});
+KILN_ENUM_NAMES(DataFormat, {DataFormat::mmap, "mmap"}, {DataFormat::hdf5, "hdf5"},
+                {DataFormat::synthetic, "synthetic"});
 KILN_ENUM_NAMES(Device, {Device::cpu, "cpu"}, {Device::cuda, "cuda"});
 KILN_ENUM_NAMES(Precision, {Precision::bf16, "bf16"}, {Precision::fp32, "fp32"});
 KILN_ENUM_NAMES(Recompute, {Recompute::none, "none"}, {Recompute::selective, "selective"},

@@ -205,7 +205,9 @@ Schema::Schema() {
   nums(KEY(data.train_weights)).min(0).doc("Blend weights, one per train path; empty: by size.");
   strs(KEY(data.valid_paths)).doc("Validation shards; empty: carved from train by data.split.");
   nums(KEY(data.valid_weights)).min(0).doc("Blend weights, one per valid path; empty: by size.");
-  choice(DataFormat{}, KEY(data.format)).def(DataFormat::mmap).doc("Shard format (SPEC §4).");
+  choice(DataFormat{}, KEY(data.format))
+      .def(DataFormat::mmap)
+      .doc("Shard format (SPEC §4), or synthetic: kiln's built-in learnable Markov-chain language (no files).");
   i64(KEY(data.seed)).def(1234).doc("Seed of the sample order (independent of the rank count).");
   nums(KEY(data.split))
       .def({0.969, 0.03, 0.001})

@@ -122,7 +122,7 @@ TEST(Cli, ShowPrintsTheResolvedConfigWhichLoadsBack) {
   EXPECT_EQ(kiln("config check " + f.string()).code, 0);
 }
 
-TEST(Cli, TrainChecksTheConfigAndCreatesNoRunDirectory) {
+TEST(Cli, TrainWritesARunDirectoryOnlyForARunThatStarts) {
   TempDir dir;
   const std::string out = " --set train.output_dir=" + dir.path().string();
   Result dry = kiln("train --dry-run " + config("tiny") + out);
@@ -130,10 +130,25 @@ TEST(Cli, TrainChecksTheConfigAndCreatesNoRunDirectory) {
   EXPECT_NE(dry.output.find("name: tiny"), std::string::npos);
   Result bad = kiln("train " + config("tiny") + out + " --set batch.global_batch=7");
   EXPECT_EQ(bad.code, 2) << bad.output;
-  Result train = kiln("train " + config("tiny") + out);
-  EXPECT_EQ(train.code, 1) << train.output;
-  EXPECT_NE(train.output.find("no trainer yet"), std::string::npos) << train.output;
+  Result unsupported = kiln("train " + config("tiny") + out + " --set data.format=mmap");
+  EXPECT_EQ(unsupported.code, 1) << unsupported.output;
   EXPECT_TRUE(std::filesystem::is_empty(dir.path())) << "nothing half-made is left behind";
+
+  const std::string short_run = "train " + config("tiny") + out + " --set train.steps=4 --set schedule.warmup_steps=1 " +
+                                "--set schedule.cooldown_steps=0 --set logging.interval=2";
+  Result train = kiln(short_run);
+  ASSERT_EQ(train.code, 0) << train.output;
+  EXPECT_NE(train.output.find("step      4/4  loss"), std::string::npos) << train.output;
+  const auto run = dir.path() / "tiny";
+  for (const char* f : {"config.yml", "metrics.jsonl", "train.log"})
+    EXPECT_TRUE(std::filesystem::exists(run / f)) << f;
+  std::ifstream metrics(run / "metrics.jsonl");
+  int lines = 0;
+  for (std::string line; std::getline(metrics, line);) ++lines;
+  EXPECT_EQ(lines, 4) << "steps 1, 2 and 4, and the final evaluation";
+  Result again = kiln(short_run);
+  EXPECT_EQ(again.code, 1) << again.output;
+  EXPECT_NE(again.output.find("already holds a run"), std::string::npos) << again.output;
 }
 
 TEST(Cli, BadGlobalOptionsStopBeforeTheCommandRuns) {

@@ -1,0 +1,88 @@
+// One GPT-NeoX decoder block on the CPU kernels, forward and backward.
+//
+//   sequential (StableLM, BTLM):  mid = x + attn(LN1(x));    out = mid + mlp(LN2(mid))
+//   parallel   (GPT-J style):     out = x + attn(LN1(x)) + mlp(LN2(x))
+//
+//   attn(h) = o_proj(attention(rotary(q_proj h), rotary(k_proj h), v_proj h))
+//   mlp(h)  = down_proj(silu(gate_proj h) ⊙ up_proj h)     (SwiGLU)
+//           | down_proj(gelu(up_proj h))                   (GELU)
+//
+// The block owns no memory. The decoder hands it views into its activation arena: the tensors
+// forward saves for backward (BlockSaved, one set per layer) and gradient scratch (BlockScratch,
+// one set shared by all layers, since backward visits one layer at a time). Token-major layouts
+// throughout: [N, C] with N = B·T, q/k/v as [B, T, H, D] (the same memory as [N, C]).
+#pragma once
+
+#include <cstdint>
+
+#include "config/config.h"
+#include "cpu/rotary.h"
+#include "model/param_layout.h"
+
+namespace kiln {
+
+// What does not change from call to call.
+template <class Real>
+struct BlockSpec {
+  int C, H, D, F;                           // hidden, heads, head dim, MLP width
+  NormType norm;
+  Real norm_eps;
+  Activation activation;
+  bool parallel_residual;
+  Real attn_scale;                          // 1/sqrt(D), or 1/D under µP's scale_qk_dot_by_d
+  const cpu::RotaryTable<Real>* rotary;     // nullptr: no rotary
+  const Real* alibi_slopes;                 // [H], or nullptr: no ALiBi
+};
+
+// The micro batch's shape and structure.
+struct BlockBatch {
+  int B, T;
+  const int32_t* position_ids;  // [B, T]; read only with rotary
+  const int32_t* doc_ids;       // [B, T], or nullptr: one document per row
+};
+
+// Saved by forward, read by backward. [N, C] unless noted; stats [N]; probs [B, H, T, T];
+// gate, up, act [N, F] (gate unused with GELU). For a parallel block `mid` holds the attention
+// branch's output (kept for symmetry; backward does not read it).
+template <class Real>
+struct BlockSaved {
+  Real *ln1, *ln1_mean, *ln1_rstd;
+  Real *q, *k, *v;  // q and k after rotary
+  Real *probs, *att;
+  Real *mid;
+  Real *ln2, *ln2_mean, *ln2_rstd;
+  Real *gate, *up, *act;
+};
+
+// Gradient scratch, overwritten by every block_backward: [N, C] except dact, dgate, dup [N, F].
+template <class Real>
+struct BlockScratch {
+  Real *dln, *datt, *dq, *dk, *dv, *dq_rot, *dk_rot;
+  Real *dact, *dgate, *dup;
+};
+
+// out = block(x). OVERWRITES out and every tensor of `saved`; x is kept by the caller for
+// backward. out must not alias x.
+template <class Real>
+void block_forward(Real* out, const Real* x, const LayerTensors<const Real*>& w, const BlockSaved<Real>& saved,
+                   const BlockSpec<Real>& spec, const BlockBatch& batch);
+
+// On entry dres holds d loss / d out; on return d loss / d x (the residual stream's gradient is
+// carried in place, each branch adding its input gradient into it). Parameter gradients
+// ACCUMULATE into `g` (nullptr entries skipped, as for absent biases). x, w and saved are what the
+// matching block_forward read and wrote.
+template <class Real>
+void block_backward(Real* dres, const LayerTensors<Real*>& g, const Real* x, const LayerTensors<const Real*>& w,
+                    const BlockSaved<Real>& saved, const BlockScratch<Real>& scratch, const BlockSpec<Real>& spec,
+                    const BlockBatch& batch);
+
+// The norm the config chose, over [N, C] rows: LayerNorm (bias optional) or RMSNorm (mean unused,
+// bias must be null). Shared with the decoder's final norm.
+template <class Real>
+void norm_forward(NormType type, Real* out, Real* mean, Real* rstd, const Real* inp, const Real* weight,
+                  const Real* bias, int N, int C, Real eps);
+template <class Real>
+void norm_backward(NormType type, Real* dinp, Real* dweight, Real* dbias, const Real* dout, const Real* inp,
+                   const Real* weight, const Real* mean, const Real* rstd, int N, int C);
+
+}  // namespace kiln

@@ -1,0 +1,212 @@
+#include "model/decoder.h"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include "cpu/alibi.h"
+#include "cpu/attention.h"
+#include "cpu/cross_entropy.h"
+#include "cpu/embedding.h"
+#include "cpu/linear.h"
+#include "model/param_names.h"
+
+namespace kiln {
+namespace {
+
+// Lays tensors out in one arena: each take() reserves n elements (rounded up to 16, 64 bytes of
+// float, so every tensor starts on a cache line relative to the arena) and remembers which pointer
+// to aim at them; bind() aims them all once the arena exists. Planning before allocating is what
+// lets the whole arena be one allocation of a size known up front.
+template <class Real>
+class ArenaPlan {
+ public:
+  void take(Real*& slot, int64_t n) {
+    slots_.emplace_back(&slot, total_);
+    total_ += (n + 15) / 16 * 16;
+  }
+  int64_t total() const { return total_; }
+  void bind(Real* base) const {
+    for (const auto& [slot, offset] : slots_) *slot = base + offset;
+  }
+
+ private:
+  std::vector<std::pair<Real**, int64_t>> slots_;
+  int64_t total_ = 0;
+};
+
+template <class Real>
+void zero(Real* p, int64_t n) {
+  std::fill(p, p + n, Real(0));
+}
+
+}  // namespace
+
+template <class Real>
+Decoder<Real>::Decoder(const ModelConfig& model, int max_batch, int seq)
+    : model_(model),
+      max_batch_(max_batch),
+      seq_(seq),
+      C_(static_cast<int>(model.hidden_size)),
+      H_(static_cast<int>(model.num_heads)),
+      D_(static_cast<int>(model.head_dim())),
+      F_(static_cast<int>(model.ffn())),
+      V_(static_cast<int>(model.padded_vocab())),
+      emb_scale_(static_cast<Real>(model.mup.enabled ? model.mup.embeddings_scale : 1.0)),
+      logit_scale_(static_cast<Real>(model.mup.enabled ? model.mup.output_alpha * model.mup_width_scale() : 1.0)),
+      registry_(make_param_registry(model)),
+      offsets_(resolve_param_offsets(registry_, model)) {
+  if (max_batch < 1 || seq < 1) {
+    throw std::invalid_argument("Decoder: max_batch (" + std::to_string(max_batch) + ") and seq (" +
+                                std::to_string(seq) + ") must be at least 1");
+  }
+  if (model.positions == PositionType::rotary) {
+    rotary_.emplace(static_cast<int>(model.rotary_dims()), static_cast<int>(model.max_position_embeddings.value()),
+                    model.rotary_theta);
+  }
+  if (model.positions == PositionType::alibi) {
+    alibi_slopes_.resize(static_cast<size_t>(H_));
+    cpu::alibi_slopes(alibi_slopes_.data(), H_, 0, H_);
+  }
+  const bool qk_by_d = model.mup.enabled && model.mup.scale_qk_dot_by_d;
+  spec_ = {C_,
+           H_,
+           D_,
+           F_,
+           model.norm,
+           static_cast<Real>(model.norm_eps),
+           model.activation,
+           model.parallel_residual,
+           static_cast<Real>(cpu::attention_scale(D_, qk_by_d)),
+           rotary_ ? &*rotary_ : nullptr,
+           alibi_slopes_.empty() ? nullptr : alibi_slopes_.data()};
+
+  // ---- plan the arena ----
+  const int64_t L = model.num_layers;
+  const int64_t N = static_cast<int64_t>(max_batch) * seq;
+  const int64_t NC = N * C_, NF = N * F_;
+  const int64_t probs = static_cast<int64_t>(max_batch) * H_ * seq * seq;
+  const bool swiglu = model.activation == Activation::swiglu;
+  const bool rotary = rotary_.has_value();
+
+  ArenaPlan<Real> plan;
+  residual_.assign(static_cast<size_t>(L + 1), nullptr);
+  for (Real*& x : residual_) plan.take(x, NC);
+  saved_.assign(static_cast<size_t>(L), BlockSaved<Real>{});
+  for (BlockSaved<Real>& s : saved_) {
+    plan.take(s.ln1, NC);
+    plan.take(s.ln1_mean, N);
+    plan.take(s.ln1_rstd, N);
+    plan.take(s.q, NC);
+    plan.take(s.k, NC);
+    plan.take(s.v, NC);
+    plan.take(s.probs, probs);
+    plan.take(s.att, NC);
+    plan.take(s.mid, NC);
+    plan.take(s.ln2, NC);
+    plan.take(s.ln2_mean, N);
+    plan.take(s.ln2_rstd, N);
+    plan.take(s.gate, swiglu ? NF : 0);
+    plan.take(s.up, NF);
+    plan.take(s.act, NF);
+  }
+  plan.take(lnf_, NC);
+  plan.take(lnf_mean_, N);
+  plan.take(lnf_rstd_, N);
+  plan.take(logits_, N * V_);
+  plan.take(losses_, N);
+  plan.take(mask_, N);
+  // Gradient scratch: one set for the whole model, reused layer after layer.
+  plan.take(dres_, NC);
+  plan.take(dlnf_, NC);
+  BlockScratch<Real>& sc = scratch_;
+  plan.take(sc.dln, NC);
+  plan.take(sc.datt, NC);
+  plan.take(sc.dq, NC);
+  plan.take(sc.dk, NC);
+  plan.take(sc.dv, NC);
+  plan.take(sc.dq_rot, rotary ? NC : 0);
+  plan.take(sc.dk_rot, rotary ? NC : 0);
+  plan.take(sc.dact, NF);
+  plan.take(sc.dgate, swiglu ? NF : 0);
+  plan.take(sc.dup, NF);
+
+  arena_.assign(static_cast<size_t>(plan.total()), Real(0));
+  plan.bind(arena_.data());
+  default_positions_.assign(static_cast<size_t>(N), 0);
+}
+
+template <class Real>
+double Decoder<Real>::run_forward(const Real* params, const BatchView& batch, bool for_backward, Real dloss_scale) {
+  if (batch.batch < 1 || batch.batch > max_batch_ || batch.seq < 1 || batch.seq > seq_) {
+    throw std::invalid_argument("Decoder: a batch of " + std::to_string(batch.batch) + " × " +
+                                std::to_string(batch.seq) + " tokens does not fit the planned " +
+                                std::to_string(max_batch_) + " × " + std::to_string(seq_));
+  }
+  const int B = batch.batch, T = batch.seq, N = B * T;
+
+  const int32_t* positions = batch.position_ids;
+  if (!positions) {
+    for (int n = 0; n < N; ++n) default_positions_[static_cast<size_t>(n)] = n % T;
+    positions = default_positions_.data();
+  }
+  batch_ = batch;
+  block_batch_ = {B, T, positions, batch.doc_ids};
+
+  cpu::embedding_forward(residual_[0], batch.tokens, params + offsets_.embed, N, V_, C_, emb_scale_);
+  for (size_t l = 0; l < saved_.size(); ++l) {
+    block_forward(residual_[l + 1], residual_[l], bind_layer(offsets_.layers[l], params), saved_[l], spec_,
+                  block_batch_);
+  }
+  norm_forward(model_.norm, lnf_, lnf_mean_, lnf_rstd_, residual_.back(), params + offsets_.norm_w,
+               at_offset(params, offsets_.norm_b), N, C_, spec_.norm_eps);
+  const int64_t head = offsets_.lm_head >= 0 ? offsets_.lm_head : offsets_.embed;  // tied: the embedding
+  cpu::linear_forward(logits_, lnf_, params + head, static_cast<const Real*>(nullptr), N, C_, V_);
+
+  for (int n = 0; n < N; ++n) mask_[n] = batch.loss_mask ? static_cast<Real>(batch.loss_mask[n]) : Real(1);
+  // In place: the logits are not needed once their gradient exists.
+  return cpu::softmax_cross_entropy(for_backward ? logits_ : static_cast<Real*>(nullptr), losses_, logits_,
+                                    batch.targets, mask_, N, V_, logit_scale_, dloss_scale);
+}
+
+template <class Real>
+double Decoder<Real>::forward(const Real* params, const BatchView& batch, Real dloss_scale) {
+  ready_for_backward_ = false;  // stays false if run_forward throws
+  const double loss = run_forward(params, batch, true, dloss_scale);
+  ready_for_backward_ = true;
+  return loss;
+}
+
+template <class Real>
+double Decoder<Real>::evaluate(const Real* params, const BatchView& batch) {
+  ready_for_backward_ = false;  // the arena now holds this batch, and no d logits
+  return run_forward(params, batch, false, Real(0));
+}
+
+template <class Real>
+void Decoder<Real>::backward(const Real* params, Real* grads) {
+  if (!ready_for_backward_) throw std::logic_error("Decoder::backward: no forward() to differentiate since the last evaluate()");
+  const int N = block_batch_.B * block_batch_.T;
+  const int64_t NC = static_cast<int64_t>(N) * C_;
+
+  // LM head: logits_ holds d logits. Tied, its weight gradient lands in the embedding's.
+  const int64_t head = offsets_.lm_head >= 0 ? offsets_.lm_head : offsets_.embed;
+  zero(dlnf_, NC);
+  cpu::linear_backward(dlnf_, grads + head, static_cast<Real*>(nullptr), logits_, lnf_, params + head, N, C_, V_);
+
+  zero(dres_, NC);
+  norm_backward(model_.norm, dres_, grads + offsets_.norm_w, at_offset(grads, offsets_.norm_b), dlnf_,
+                residual_.back(), params + offsets_.norm_w, lnf_mean_, lnf_rstd_, N, C_);
+
+  for (size_t l = saved_.size(); l-- > 0;) {
+    block_backward(dres_, bind_layer(offsets_.layers[l], grads), residual_[l], bind_layer(offsets_.layers[l], params),
+                   saved_[l], scratch_, spec_, block_batch_);
+  }
+  cpu::embedding_backward(grads + offsets_.embed, dres_, batch_.tokens, N, V_, C_, emb_scale_);
+}
+
+template class Decoder<float>;
+template class Decoder<double>;
+
+}  // namespace kiln

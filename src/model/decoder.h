@@ -1,0 +1,107 @@
+// The GPT-NeoX-style decoder (StableLM, BTLM) on the CPU kernels: explicit forward and backward.
+//
+//   x_0     = embed(tokens) · embeddings_scale                      (scale: µP only, else 1)
+//   x_l+1   = block_l(x_l)                                          (block.h)
+//   logits  = norm(x_L) · Wᵀ,  W = lm_head, or embed_tokens when tied
+//   loss    = Σ_n mask[n] · CE(logits[n] · logit_scale, target[n])  (logit_scale: µP's
+//                                                                     output_alpha · width_scale)
+//
+// Memory: the constructor plans one activation arena for a micro batch of up to max_batch rows
+// of `seq` tokens, holding what backward needs per layer (block.h: BlockSaved), the residual
+// stream x_0 .. x_L, the final norm's output and statistics, the [N, V] logits (which the
+// cross-entropy overwrites in place with d loss / d logits) and the per-token losses; plus one
+// set of gradient scratch that all layers share. Everything is allocated there, once; forward,
+// backward and evaluate allocate nothing.
+//
+// Parameters and gradients are flat buffers in the layout of registry() (param_names.h), which
+// the caller allocates (registry().total_numel() elements) and owns. The decoder only keeps
+// offsets into them.
+//
+// Not thread-safe: one Decoder runs one micro batch at a time.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "config/config.h"
+#include "cpu/rotary.h"
+#include "data/batch.h"
+#include "model/block.h"
+#include "model/param_layout.h"
+#include "tensor/param_registry.h"
+
+namespace kiln {
+
+template <class Real>
+class Decoder {
+ public:
+  // `model` as the loader produces it (optionals engaged). Batches may have up to max_batch rows
+  // and up to seq tokens per row. Throws std::invalid_argument for max_batch or seq < 1.
+  Decoder(const ModelConfig& model, int max_batch, int seq);
+  // The arena holds pointers into itself and the spec points at members: no copies, no moves.
+  Decoder(const Decoder&) = delete;
+  Decoder& operator=(const Decoder&) = delete;
+
+  // The flat layout of parameters and gradients.
+  const ParamRegistry& registry() const { return registry_; }
+
+  // Runs the model on `batch` and returns Σ_n mask[n]·loss[n] over its tokens (in double, in token
+  // order). Saves what backward() needs and leaves d loss / d logits in place, computed for the
+  // loss Σ_n mask[n]·loss[n] · dloss_scale: the trainer passes 1 / (unmasked tokens in the whole
+  // optimizer step), so that gradients summed over micro batches are those of the mean loss.
+  //
+  // The batch's arrays must stay unchanged until backward() has run: backward reads the tokens,
+  // position ids and document ids again instead of copying them. Position ids must lie in
+  // [0, max_position_embeddings) when positions are rotary; tokens in [0, padded_vocab());
+  // unmasked targets likewise. With position_ids null, positions are 0 .. T−1 in every row;
+  // with doc_ids null, every row is one document.
+  double forward(const Real* params, const BatchView& batch, Real dloss_scale);
+
+  // ACCUMULATES d loss / d params (for the loss forward() described) into `grads`, which has the
+  // registry's layout. Requires a forward() since the last evaluate(); throws std::logic_error
+  // otherwise. Calling it twice adds the gradients twice.
+  void backward(const Real* params, Real* grads);
+
+  // The summed masked loss, as forward() returns it, without preparing a backward pass.
+  double evaluate(const Real* params, const BatchView& batch);
+
+  // Per-token losses of the last forward() or evaluate(), [B, T] row-major (0 where masked).
+  const Real* token_losses() const { return losses_; }
+
+  // Elements of the activation arena (saved activations and gradient scratch).
+  int64_t arena_elements() const { return static_cast<int64_t>(arena_.size()); }
+
+ private:
+  double run_forward(const Real* params, const BatchView& batch, bool for_backward, Real dloss_scale);
+
+  ModelConfig model_;
+  int max_batch_, seq_;
+  int C_, H_, D_, F_, V_;
+  Real emb_scale_, logit_scale_;
+  ParamRegistry registry_;
+  ModelParamOffsets offsets_;
+  std::optional<cpu::RotaryTable<Real>> rotary_;
+  std::vector<Real> alibi_slopes_;
+  BlockSpec<Real> spec_;
+
+  std::vector<Real> arena_;          // every activation and scratch tensor below points into it
+  std::vector<Real*> residual_;      // x_0 .. x_L, [N, C] each
+  std::vector<BlockSaved<Real>> saved_;
+  BlockScratch<Real> scratch_;
+  Real *lnf_, *lnf_mean_, *lnf_rstd_;
+  Real* logits_;                     // [N, V]; d logits after forward()
+  Real* losses_;                     // [N]
+  Real* mask_;                       // [N] the batch's loss mask in Real, as the kernel takes it
+  Real *dres_, *dlnf_;               // [N, C] gradient scratch of the residual stream / final norm
+  std::vector<int32_t> default_positions_;  // 0 .. seq−1 per row, for batches without position ids
+
+  BatchView batch_;                  // the last forward()'s batch, read again by backward()
+  BlockBatch block_batch_;
+  bool ready_for_backward_ = false;
+};
+
+extern template class Decoder<float>;
+extern template class Decoder<double>;
+
+}  // namespace kiln

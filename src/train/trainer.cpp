@@ -1,0 +1,191 @@
+#include "train/trainer.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+#include <vector>
+
+#include "config/enum_names.h"
+#include "data/synthetic_source.h"
+#include "log/metrics_writer.h"
+#include "model/decoder.h"
+#include "model/init.h"
+#include "optim/adamw_optimizer.h"
+#include "optim/lr_schedule.h"
+#include "optim/param_groups.h"
+#include "tensor/bf16.h"
+#include "tensor/buffer.h"
+
+namespace kiln {
+
+namespace {
+
+// What this build can train, checked before anything is allocated.
+void check_supported(const Config& c) {
+  if (c.train.device != Device::cpu)
+    throw std::runtime_error("train.device = cuda: the CUDA backend is not in this build yet; use train.device=cpu");
+  if (c.world_size() != 1)
+    throw std::runtime_error("parallel.tensor × parallel.data = " + std::to_string(c.world_size()) +
+                             ": multi-rank training is not in this build yet; use one rank");
+  if (c.data.format != DataFormat::synthetic)
+    throw std::runtime_error("data.format = " + std::string(enum_name(c.data.format)) +
+                             ": the shard loader is not in this build yet; use data.format=synthetic");
+  if (c.train.recompute != Recompute::none)
+    throw std::runtime_error("train.recompute = " + std::string(enum_name(c.train.recompute)) +
+                             ": activation recomputation is not in this build yet; use none");
+}
+
+double unmasked_targets(const BatchStorage& b) {
+  double n = 0;
+  for (float m : b.loss_mask) n += m;
+  return n;
+}
+
+}  // namespace
+
+struct Trainer::State {
+  const Config config;
+  Decoder<float> model;
+  Buffer params, grads;
+  Buffer params_bf16;  // the optimizer's bf16 output, widened into params (bf16 runs only)
+  std::optional<AdamWOptimizer> optimizer;
+  LrSchedule schedule;
+  SyntheticSource train_data, valid_data;
+  std::vector<BatchStorage> micro_batches;
+  BatchStorage eval_batch;
+  std::optional<MetricsWriter> metrics;
+
+  explicit State(const Config& c)
+      : config(c),
+        model(c.model, static_cast<int>(c.batch.micro_batch), static_cast<int>(c.model.seq_length)),
+        params(DType::fp32, model.registry().total_numel()),
+        grads(DType::fp32, model.registry().total_numel()),
+        params_bf16(DType::bf16, c.train.precision == Precision::bf16 ? model.registry().total_numel() : 0),
+        schedule(c.schedule, c.optimizer.lr, c.train.steps),
+        train_data(SyntheticOptions::from_config(c.model, c.data), Split::train),
+        valid_data(SyntheticOptions::from_config(c.model, c.data), Split::valid),
+        micro_batches(static_cast<size_t>(*c.batch.grad_accum),
+                      BatchStorage(static_cast<int>(c.batch.micro_batch), static_cast<int>(c.model.seq_length))),
+        eval_batch(static_cast<int>(c.batch.micro_batch), static_cast<int>(c.model.seq_length)) {
+    init_parameters(params, model.registry(), c.model, static_cast<uint64_t>(c.train.seed));
+    // The masters start from the fp32 draws; the model sees them as stored in its precision.
+    optimizer.emplace(model.registry(), c.optimizer, params.data<float>());
+    if (c.train.precision == Precision::bf16) round_params_to_bf16();
+  }
+
+  void round_params_to_bf16() {
+    float* p = params.data<float>();
+    for (int64_t i = 0; i < params.numel(); ++i) p[i] = to_float(to_bf16(p[i]));
+  }
+
+  ParamOutput param_output() {
+    if (config.train.precision == Precision::bf16) return ParamOutput::to_bf16(params_bf16.data<bf16>());
+    return ParamOutput::to_fp32(params.data<float>());
+  }
+
+  void widen_bf16_params() {
+    if (config.train.precision != Precision::bf16) return;
+    to_float(params_bf16.data<bf16>(), params.data<float>(), static_cast<size_t>(params.numel()));
+  }
+
+  // Mean loss over the unmasked targets of eval_steps validation batches (always the same ones).
+  double evaluate() {
+    double loss = 0, targets = 0;
+    for (int64_t i = 0; i < config.train.eval_steps; ++i) {
+      valid_data.fill(eval_batch, static_cast<uint64_t>(i * eval_batch.batch));
+      loss += model.evaluate(params.data<float>(), eval_batch.view());
+      targets += unmasked_targets(eval_batch);
+    }
+    return loss / targets;
+  }
+};
+
+Trainer::Trainer(const Config& config) {
+  check_supported(config);
+  s_ = std::make_unique<State>(config);
+}
+
+Trainer::~Trainer() = default;
+
+TrainSummary Trainer::run(const std::filesystem::path& metrics_file) {
+  State& s = *s_;
+  if (!metrics_file.empty()) s.metrics.emplace(metrics_file, /*rank=*/0, /*flush_every=*/1);
+  const Config& c = s.config;
+  using clock = std::chrono::steady_clock;
+  spdlog::info("training {} steps on the CPU: {} parameters, micro batch {} × accumulation {} × {} tokens",
+               c.train.steps, s.model.registry().param_count(), c.batch.micro_batch, *c.batch.grad_accum,
+               c.model.seq_length);
+  spdlog::info("data: {}", s.train_data.describe());
+  for (const auto& line : format_param_groups(summarize_param_groups(s.model.registry(), c.optimizer)))
+    spdlog::info("{}", line);
+
+  TrainSummary summary;
+  const int64_t tokens_per_step = c.tokens_per_step();
+  auto window_start = clock::now();
+  const auto run_start = window_start;
+  int64_t window_steps = 0;
+
+  for (int64_t step = 0; step < c.train.steps; ++step) {
+    double targets = 0;
+    for (auto& mb : s.micro_batches) {
+      s.train_data.next(mb);
+      targets += unmasked_targets(mb);
+    }
+    std::memset(s.grads.raw(), 0, static_cast<size_t>(s.grads.bytes()));
+    double loss_sum = 0;
+    for (const auto& mb : s.micro_batches) {
+      loss_sum += s.model.forward(s.params.data<float>(), mb.view(), static_cast<float>(1.0 / targets));
+      s.model.backward(s.params.data<float>(), s.grads.data<float>());
+    }
+    const double loss = loss_sum / targets;
+    const double lr = s.schedule.at(step);
+    const StepResult r = s.optimizer->step(s.grads.data<float>(), lr, s.param_output());
+    if (!r.skipped) s.widen_bf16_params();
+
+    const int64_t done = step + 1;
+    if (done == 1) summary.first_loss = loss;
+    summary.final_loss = loss;
+    summary.steps = done;
+    if (r.skipped) {
+      ++summary.skipped_steps;
+      spdlog::warn("step {}: gradient norm {} is not finite; update skipped", done, r.grad_norm);
+    }
+    ++window_steps;
+
+    const bool last = done == c.train.steps;
+    if (done % c.logging.interval == 0 || last || done == 1) {
+      const double seconds = std::chrono::duration<double>(clock::now() - window_start).count();
+      const double tokens_per_s = static_cast<double>(window_steps * tokens_per_step) / seconds;
+      spdlog::info("step {:>6}/{}  loss {:.4f}  lr {:.3e}  grad norm {:.3f}{}  {:.0f} tokens/s", done, c.train.steps,
+                   loss, lr, r.grad_norm, r.clip_coef < 1 ? " (clipped)" : "", tokens_per_s);
+      if (s.metrics)
+        s.metrics->write(done, {{"tokens", done * tokens_per_step},
+                                {"loss", loss},
+                                {"lr", lr},
+                                {"grad_norm", r.grad_norm},
+                                {"clip_coef", r.clip_coef},
+                                {"tokens_per_s", tokens_per_s},
+                                {"skipped_steps", summary.skipped_steps}});
+      window_start = clock::now();
+      window_steps = 0;
+    }
+    if ((c.train.eval_interval > 0 && done % c.train.eval_interval == 0) || last) {
+      const double eval_loss = s.evaluate();
+      summary.final_eval_loss = eval_loss;
+      spdlog::info("step {:>6}/{}  eval loss {:.4f} over {} batches", done, c.train.steps, eval_loss,
+                   c.train.eval_steps);
+      if (s.metrics) s.metrics->write(done, {{"tokens", done * tokens_per_step}, {"eval_loss", eval_loss}});
+      window_start = clock::now();  // evaluation time is not training throughput
+    }
+  }
+  const double total = std::chrono::duration<double>(clock::now() - run_start).count();
+  summary.tokens_per_second = static_cast<double>(summary.steps * tokens_per_step) / total;
+  spdlog::info("done: {} steps, loss {:.4f} → {:.4f}, {:.0f} tokens/s overall (evaluation included)", summary.steps,
+               summary.first_loss, summary.final_loss, summary.tokens_per_second);
+  return summary;
+}
+
+}  // namespace kiln
