@@ -1,4 +1,4 @@
-// One GPT-NeoX decoder block on the CPU kernels, forward and backward.
+// One GPT-NeoX decoder block, forward and backward, as a sequence of Ops calls (ops/ops.h).
 //
 //   sequential (StableLM, BTLM):  mid = x + attn(LN1(x));    out = mid + mlp(LN2(mid))
 //   parallel   (GPT-J style):     out = x + attn(LN1(x)) + mlp(LN2(x))
@@ -10,14 +10,15 @@
 // The block owns no memory. The decoder hands it views into its activation arena: the tensors
 // forward saves for backward (BlockSaved, one set per layer) and gradient scratch (BlockScratch,
 // one set shared by all layers, since backward visits one layer at a time). Token-major layouts
-// throughout: [N, C] with N = B·T, q/k/v as [B, T, H, D] (the same memory as [N, C]).
+// throughout: [N, C] with N = B·T, q/k/v as [B, T, H, D] (the same memory as [N, C]). Every
+// pointer is in the memory of the Ops backend that runs the block, which does all the work.
 #pragma once
 
 #include <cstdint>
 
 #include "config/config.h"
-#include "cpu/rotary.h"
 #include "model/param_layout.h"
+#include "ops/ops.h"
 
 namespace kiln {
 
@@ -30,8 +31,8 @@ struct BlockSpec {
   Activation activation;
   bool parallel_residual;
   Real attn_scale;                          // 1/sqrt(D), or 1/D under µP's scale_qk_dot_by_d
-  const cpu::RotaryTable<Real>* rotary;     // nullptr: no rotary
-  const Real* alibi_slopes;                 // [H], or nullptr: no ALiBi
+  bool rotary;                              // rotary positions, with the ops' prepare_rotary table
+  const Real* alibi_slopes;                 // [H] in the ops' memory, or nullptr: no ALiBi
 };
 
 // The micro batch's shape and structure.
@@ -64,25 +65,25 @@ struct BlockScratch {
 // out = block(x). OVERWRITES out and every tensor of `saved`; x is kept by the caller for
 // backward. out must not alias x.
 template <class Real>
-void block_forward(Real* out, const Real* x, const LayerTensors<const Real*>& w, const BlockSaved<Real>& saved,
-                   const BlockSpec<Real>& spec, const BlockBatch& batch);
+void block_forward(Ops<Real>& ops, Real* out, const Real* x, const LayerTensors<const Real*>& w,
+                   const BlockSaved<Real>& saved, const BlockSpec<Real>& spec, const BlockBatch& batch);
 
 // On entry dres holds d loss / d out; on return d loss / d x (the residual stream's gradient is
 // carried in place, each branch adding its input gradient into it). Parameter gradients
 // ACCUMULATE into `g` (nullptr entries skipped, as for absent biases). x, w and saved are what the
 // matching block_forward read and wrote.
 template <class Real>
-void block_backward(Real* dres, const LayerTensors<Real*>& g, const Real* x, const LayerTensors<const Real*>& w,
-                    const BlockSaved<Real>& saved, const BlockScratch<Real>& scratch, const BlockSpec<Real>& spec,
-                    const BlockBatch& batch);
+void block_backward(Ops<Real>& ops, Real* dres, const LayerTensors<Real*>& g, const Real* x,
+                    const LayerTensors<const Real*>& w, const BlockSaved<Real>& saved,
+                    const BlockScratch<Real>& scratch, const BlockSpec<Real>& spec, const BlockBatch& batch);
 
 // The norm the config chose, over [N, C] rows: LayerNorm (bias optional) or RMSNorm (mean unused,
 // bias must be null). Shared with the decoder's final norm.
 template <class Real>
-void norm_forward(NormType type, Real* out, Real* mean, Real* rstd, const Real* inp, const Real* weight,
-                  const Real* bias, int N, int C, Real eps);
+void norm_forward(Ops<Real>& ops, NormType type, Real* out, Real* mean, Real* rstd, const Real* inp,
+                  const Real* weight, const Real* bias, int N, int C, Real eps);
 template <class Real>
-void norm_backward(NormType type, Real* dinp, Real* dweight, Real* dbias, const Real* dout, const Real* inp,
-                   const Real* weight, const Real* mean, const Real* rstd, int N, int C);
+void norm_backward(Ops<Real>& ops, NormType type, Real* dinp, Real* dweight, Real* dbias, const Real* dout,
+                   const Real* inp, const Real* weight, const Real* mean, const Real* rstd, int N, int C);
 
 }  // namespace kiln

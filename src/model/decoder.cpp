@@ -1,16 +1,11 @@
 #include "model/decoder.h"
 
-#include <algorithm>
 #include <stdexcept>
 #include <string>
 #include <utility>
 
-#include "cpu/alibi.h"
-#include "cpu/attention.h"
-#include "cpu/cross_entropy.h"
-#include "cpu/embedding.h"
-#include "cpu/linear.h"
 #include "model/param_names.h"
+#include "ops/cpu_ops.h"
 
 namespace kiln {
 namespace {
@@ -36,15 +31,10 @@ class ArenaPlan {
   int64_t total_ = 0;
 };
 
-template <class Real>
-void zero(Real* p, int64_t n) {
-  std::fill(p, p + n, Real(0));
-}
-
 }  // namespace
 
 template <class Real>
-Decoder<Real>::Decoder(const ModelConfig& model, int max_batch, int seq)
+Decoder<Real>::Decoder(const ModelConfig& model, int max_batch, int seq, std::unique_ptr<Ops<Real>> ops)
     : model_(model),
       max_batch_(max_batch),
       seq_(seq),
@@ -56,19 +46,18 @@ Decoder<Real>::Decoder(const ModelConfig& model, int max_batch, int seq)
       emb_scale_(static_cast<Real>(model.mup.enabled ? model.mup.embeddings_scale : 1.0)),
       logit_scale_(static_cast<Real>(model.mup.enabled ? model.mup.output_alpha * model.mup_width_scale() : 1.0)),
       registry_(make_param_registry(model)),
-      offsets_(resolve_param_offsets(registry_, model)) {
+      offsets_(resolve_param_offsets(registry_, model)),
+      ops_(ops ? std::move(ops) : std::make_unique<CpuOps<Real>>()) {
   if (max_batch < 1 || seq < 1) {
     throw std::invalid_argument("Decoder: max_batch (" + std::to_string(max_batch) + ") and seq (" +
                                 std::to_string(seq) + ") must be at least 1");
   }
-  if (model.positions == PositionType::rotary) {
-    rotary_.emplace(static_cast<int>(model.rotary_dims()), static_cast<int>(model.max_position_embeddings.value()),
-                    model.rotary_theta);
+  const bool rotary = model.positions == PositionType::rotary;
+  if (rotary) {
+    ops_->prepare_rotary(static_cast<int>(model.rotary_dims()), static_cast<int>(model.max_position_embeddings.value()),
+                         model.rotary_theta);
   }
-  if (model.positions == PositionType::alibi) {
-    alibi_slopes_.resize(static_cast<size_t>(H_));
-    cpu::alibi_slopes(alibi_slopes_.data(), H_, 0, H_);
-  }
+  const Real* alibi_slopes = model.positions == PositionType::alibi ? ops_->prepare_alibi(H_, 0, H_) : nullptr;
   const bool qk_by_d = model.mup.enabled && model.mup.scale_qk_dot_by_d;
   spec_ = {C_,
            H_,
@@ -78,9 +67,9 @@ Decoder<Real>::Decoder(const ModelConfig& model, int max_batch, int seq)
            static_cast<Real>(model.norm_eps),
            model.activation,
            model.parallel_residual,
-           static_cast<Real>(cpu::attention_scale(D_, qk_by_d)),
-           rotary_ ? &*rotary_ : nullptr,
-           alibi_slopes_.empty() ? nullptr : alibi_slopes_.data()};
+           static_cast<Real>(attention_scale(D_, qk_by_d)),
+           rotary,
+           alibi_slopes};
 
   // ---- plan the arena ----
   const int64_t L = model.num_layers;
@@ -88,7 +77,6 @@ Decoder<Real>::Decoder(const ModelConfig& model, int max_batch, int seq)
   const int64_t NC = N * C_, NF = N * F_;
   const int64_t probs = static_cast<int64_t>(max_batch) * H_ * seq * seq;
   const bool swiglu = model.activation == Activation::swiglu;
-  const bool rotary = rotary_.has_value();
 
   ArenaPlan<Real> plan;
   residual_.assign(static_cast<size_t>(L + 1), nullptr);
@@ -148,26 +136,30 @@ double Decoder<Real>::run_forward(const Real* params, const BatchView& batch, bo
 
   const int32_t* positions = batch.position_ids;
   if (!positions) {
-    for (int n = 0; n < N; ++n) default_positions_[static_cast<size_t>(n)] = n % T;
+    ops_->fill_positions(default_positions_.data(), B, T);
     positions = default_positions_.data();
   }
   batch_ = batch;
   block_batch_ = {B, T, positions, batch.doc_ids};
 
-  cpu::embedding_forward(residual_[0], batch.tokens, params + offsets_.embed, N, V_, C_, emb_scale_);
+  Ops<Real>& ops = *ops_;
+  ops.embedding_forward(residual_[0], batch.tokens, params + offsets_.embed, N, V_, C_, emb_scale_);
   for (size_t l = 0; l < saved_.size(); ++l) {
-    block_forward(residual_[l + 1], residual_[l], bind_layer(offsets_.layers[l], params), saved_[l], spec_,
+    block_forward(ops, residual_[l + 1], residual_[l], bind_layer(offsets_.layers[l], params), saved_[l], spec_,
                   block_batch_);
   }
-  norm_forward(model_.norm, lnf_, lnf_mean_, lnf_rstd_, residual_.back(), params + offsets_.norm_w,
+  norm_forward(ops, model_.norm, lnf_, lnf_mean_, lnf_rstd_, residual_.back(), params + offsets_.norm_w,
                at_offset(params, offsets_.norm_b), N, C_, spec_.norm_eps);
   const int64_t head = offsets_.lm_head >= 0 ? offsets_.lm_head : offsets_.embed;  // tied: the embedding
-  cpu::linear_forward(logits_, lnf_, params + head, static_cast<const Real*>(nullptr), N, C_, V_);
+  ops.linear_forward(logits_, lnf_, params + head, nullptr, N, C_, V_);
 
-  for (int n = 0; n < N; ++n) mask_[n] = batch.loss_mask ? static_cast<Real>(batch.loss_mask[n]) : Real(1);
+  if (batch.loss_mask)
+    ops.convert(mask_, batch.loss_mask, N);
+  else
+    ops.fill(mask_, Real(1), N);
   // In place: the logits are not needed once their gradient exists.
-  return cpu::softmax_cross_entropy(for_backward ? logits_ : static_cast<Real*>(nullptr), losses_, logits_,
-                                    batch.targets, mask_, N, V_, logit_scale_, dloss_scale);
+  return ops.softmax_cross_entropy(for_backward ? logits_ : nullptr, losses_, logits_, batch.targets, mask_, N, V_,
+                                   logit_scale_, dloss_scale);
 }
 
 template <class Real>
@@ -192,18 +184,19 @@ void Decoder<Real>::backward(const Real* params, Real* grads) {
 
   // LM head: logits_ holds d logits. Tied, its weight gradient lands in the embedding's.
   const int64_t head = offsets_.lm_head >= 0 ? offsets_.lm_head : offsets_.embed;
-  zero(dlnf_, NC);
-  cpu::linear_backward(dlnf_, grads + head, static_cast<Real*>(nullptr), logits_, lnf_, params + head, N, C_, V_);
+  Ops<Real>& ops = *ops_;
+  ops.fill(dlnf_, Real(0), NC);
+  ops.linear_backward(dlnf_, grads + head, nullptr, logits_, lnf_, params + head, N, C_, V_);
 
-  zero(dres_, NC);
-  norm_backward(model_.norm, dres_, grads + offsets_.norm_w, at_offset(grads, offsets_.norm_b), dlnf_,
+  ops.fill(dres_, Real(0), NC);
+  norm_backward(ops, model_.norm, dres_, grads + offsets_.norm_w, at_offset(grads, offsets_.norm_b), dlnf_,
                 residual_.back(), params + offsets_.norm_w, lnf_mean_, lnf_rstd_, N, C_);
 
   for (size_t l = saved_.size(); l-- > 0;) {
-    block_backward(dres_, bind_layer(offsets_.layers[l], grads), residual_[l], bind_layer(offsets_.layers[l], params),
-                   saved_[l], scratch_, spec_, block_batch_);
+    block_backward(ops, dres_, bind_layer(offsets_.layers[l], grads), residual_[l],
+                   bind_layer(offsets_.layers[l], params), saved_[l], scratch_, spec_, block_batch_);
   }
-  cpu::embedding_backward(grads + offsets_.embed, dres_, batch_.tokens, N, V_, C_, emb_scale_);
+  ops.embedding_backward(grads + offsets_.embed, dres_, batch_.tokens, N, V_, C_, emb_scale_);
 }
 
 template class Decoder<float>;

@@ -1,4 +1,5 @@
-// The GPT-NeoX-style decoder (StableLM, BTLM) on the CPU kernels: explicit forward and backward.
+// The GPT-NeoX-style decoder (StableLM, BTLM): explicit forward and backward, every op through an
+// Ops backend (ops/ops.h), CpuOps unless the caller hands in another.
 //
 //   x_0     = embed(tokens) · embeddings_scale                      (scale: µP only, else 1)
 //   x_l+1   = block_l(x_l)                                          (block.h)
@@ -21,14 +22,14 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
+#include <memory>
 #include <vector>
 
 #include "config/config.h"
-#include "cpu/rotary.h"
 #include "data/batch.h"
 #include "model/block.h"
 #include "model/param_layout.h"
+#include "ops/ops.h"
 #include "tensor/param_registry.h"
 
 namespace kiln {
@@ -38,7 +39,10 @@ class Decoder {
  public:
   // `model` as the loader produces it (optionals engaged). Batches may have up to max_batch rows
   // and up to seq tokens per row. Throws std::invalid_argument for max_batch or seq < 1.
-  Decoder(const ModelConfig& model, int max_batch, int seq);
+  // `ops` runs every op (the decoder keeps it, and prepares its rotary table or ALiBi slopes);
+  // nullptr means a CpuOps. Parameters, gradients and the batch's arrays must then live where
+  // ops.device() says.
+  Decoder(const ModelConfig& model, int max_batch, int seq, std::unique_ptr<Ops<Real>> ops = nullptr);
   // The arena holds pointers into itself and the spec points at members: no copies, no moves.
   Decoder(const Decoder&) = delete;
   Decoder& operator=(const Decoder&) = delete;
@@ -69,6 +73,9 @@ class Decoder {
   // Per-token losses of the last forward() or evaluate(), [B, T] row-major (0 where masked).
   const Real* token_losses() const { return losses_; }
 
+  // The backend that runs the model's ops.
+  Ops<Real>& ops() { return *ops_; }
+
   // Elements of the activation arena (saved activations and gradient scratch).
   int64_t arena_elements() const { return static_cast<int64_t>(arena_.size()); }
 
@@ -81,10 +88,11 @@ class Decoder {
   Real emb_scale_, logit_scale_;
   ParamRegistry registry_;
   ModelParamOffsets offsets_;
-  std::optional<cpu::RotaryTable<Real>> rotary_;
-  std::vector<Real> alibi_slopes_;
+  std::unique_ptr<Ops<Real>> ops_;
   BlockSpec<Real> spec_;
 
+  // Host memory for now: a device backend will need the arena (and default_positions_) allocated
+  // through it; everything the decoder does to them already goes through ops_.
   std::vector<Real> arena_;          // every activation and scratch tensor below points into it
   std::vector<Real*> residual_;      // x_0 .. x_L, [N, C] each
   std::vector<BlockSaved<Real>> saved_;

@@ -1,0 +1,134 @@
+// Ops: the one interface between the model and whatever runs its math (DESIGN.md, "ops").
+//
+// Every op the decoder uses is one virtual method here. CpuOps (cpu_ops.h) forwards each to the
+// reference kernels in kernels/cpu; a CUDA backend will implement the same methods on the GPU and
+// be tested against CpuOps. Nothing above this interface knows which device runs it, so the model
+// touches activation and gradient memory only through these methods: no memset, std::fill or
+// std::copy on a buffer the backend owns.
+//
+// Contract (docs/cpu-kernels.md, "Conventions", and the kernel header named beside each method,
+// which states the math, the layouts and the aliasing rules in full):
+//   - Every pointer is a pointer into the backend's memory (host memory for CpuOps, device memory
+//     for CUDA), including the int32 token, target, position and document ids and the loss mask.
+//     Scalars and shapes are passed by value on the host.
+//   - Forward methods OVERWRITE their outputs. Backward methods ACCUMULATE (+=) into every
+//     gradient they produce, parameters and inputs alike, so callers zero a gradient buffer
+//     (fill(p, 0, n)) before its first contribution. The exception is softmax_cross_entropy, which
+//     OVERWRITES dlogits: it starts the backward pass.
+//   - Optional tensors (biases and their gradients, norm statistics, the mask, slopes, doc ids) are
+//     nullptr when absent, exactly where the kernel accepts nullptr.
+//   - Results do not depend on the backend's thread count; for CpuOps they are bitwise those of the
+//     kernels it wraps.
+//   - An Ops object may hold backend state built once at start-up (the rotary tables, the ALiBi
+//     slopes). It is not thread-safe: one model drives one Ops at a time.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "tensor/buffer.h"
+
+namespace kiln {
+
+// Shapes and options of one attention call, as kernels/cpu/attention.h describes them:
+// q, k, v, out [B, T, H, D]; probs [B, H, T, T]; alibi_slopes [H] (backend memory, e.g. from
+// Ops::prepare_alibi) or nullptr; doc_ids [B, T] or nullptr (one document per row).
+template <class Real>
+struct AttentionArgs {
+  int B, T, H, D;
+  Real scale;                 // multiplies q·k: attention_scale(D, scale_qk_dot_by_d)
+  const Real* alibi_slopes;
+  const int32_t* doc_ids;
+};
+
+// The q·k multiplier: 1/D under µP's scale_qk_dot_by_d (BTLM), 1/sqrt(D) otherwise. The same
+// value as kernels/cpu/attention.h's attention_scale, here so that the model needs no kernel
+// header to compute it.
+inline double attention_scale(int head_dim, bool scale_qk_dot_by_d) {
+  return scale_qk_dot_by_d ? 1.0 / head_dim : 1.0 / std::sqrt(static_cast<double>(head_dim));
+}
+
+template <class Real>
+class Ops {
+ public:
+  virtual ~Ops() = default;
+
+  // Where this backend's pointers live.
+  virtual DeviceKind device() const = 0;
+
+  // ---- backend state, built once at start-up ----
+
+  // Builds the rotary cos/sin tables for rotary_forward/backward (cpu/rotary.h, RotaryTable):
+  // positions [0, max_positions), the first rotary_dims of each head, base theta. Replaces any
+  // earlier table. Throws std::invalid_argument unless rotary_dims is positive and even,
+  // max_positions positive and theta > 0.
+  virtual void prepare_rotary(int rotary_dims, int max_positions, double theta) = 0;
+
+  // Computes the ALiBi slopes of heads [head_begin, head_begin + head_count) of an n_heads model
+  // (cpu/alibi.h, alibi_slopes) into backend memory that this object owns, and returns it for
+  // AttentionArgs::alibi_slopes. Valid until the next prepare_alibi or the object's destruction.
+  // Throws std::invalid_argument if the slice is not inside [0, n_heads).
+  virtual const Real* prepare_alibi(int n_heads, int head_begin, int head_count) = 0;
+
+  // ---- buffers ----
+
+  // out[i] = value for i < n. fill(p, 0, n) is how gradients are zeroed before accumulation.
+  virtual void fill(Real* out, Real value, int64_t n) = 0;
+  // out[i] = Real(inp[i]) for i < n (e.g. the batch's float loss mask into the Real mask that
+  // softmax_cross_entropy takes). out must not overlap inp.
+  virtual void convert(Real* out, const float* inp, int64_t n) = 0;
+  // pos[b·T + t] = t for b < B, t < T: the position ids of B rows that each start at 0.
+  virtual void fill_positions(int32_t* pos, int B, int T) = 0;
+
+  // ---- cpu/embedding.h ----
+  virtual void embedding_forward(Real* out, const int32_t* ids, const Real* wte, int N, int V, int C,
+                                 Real scale) = 0;
+  virtual void embedding_backward(Real* dwte, const Real* dout, const int32_t* ids, int N, int V, int C,
+                                  Real scale) = 0;
+
+  // ---- cpu/layernorm.h ----
+  virtual void layernorm_forward(Real* out, Real* mean, Real* rstd, const Real* inp, const Real* weight,
+                                 const Real* bias, int N, int C, Real eps) = 0;
+  virtual void layernorm_backward(Real* dinp, Real* dweight, Real* dbias, const Real* dout, const Real* inp,
+                                  const Real* weight, const Real* mean, const Real* rstd, int N, int C) = 0;
+  virtual void rmsnorm_forward(Real* out, Real* rstd, const Real* inp, const Real* weight, int N, int C,
+                               Real eps) = 0;
+  virtual void rmsnorm_backward(Real* dinp, Real* dweight, const Real* dout, const Real* inp, const Real* weight,
+                                const Real* rstd, int N, int C) = 0;
+
+  // ---- cpu/linear.h: out = inp·weightᵀ + bias, weight [OC, IC] ----
+  virtual void linear_forward(Real* out, const Real* inp, const Real* weight, const Real* bias, int N, int IC,
+                              int OC) = 0;
+  virtual void linear_backward(Real* dinp, Real* dweight, Real* dbias, const Real* dout, const Real* inp,
+                               const Real* weight, int N, int IC, int OC) = 0;
+
+  // ---- cpu/mlp_activation.h ----
+  virtual void swiglu_forward(Real* out, const Real* gate, const Real* up, int64_t n) = 0;
+  virtual void swiglu_backward(Real* dgate, Real* dup, const Real* dout, const Real* gate, const Real* up,
+                               int64_t n) = 0;
+  virtual void gelu_forward(Real* out, const Real* inp, int64_t n) = 0;
+  virtual void gelu_backward(Real* dinp, const Real* dout, const Real* inp, int64_t n) = 0;
+
+  // ---- cpu/residual.h ----
+  virtual void residual_forward(Real* out, const Real* a, const Real* b, int64_t n) = 0;
+  virtual void residual_backward(Real* da, Real* db, const Real* dout, int64_t n) = 0;
+  virtual void scale_forward(Real* out, const Real* inp, Real s, int64_t n) = 0;
+  virtual void scale_backward(Real* dinp, const Real* dout, Real s, int64_t n) = 0;
+
+  // ---- cpu/cross_entropy.h: returns Σ_n losses[n] (on the host); OVERWRITES dlogits ----
+  virtual double softmax_cross_entropy(Real* dlogits, Real* losses, const Real* logits, const int32_t* targets,
+                                       const Real* mask, int N, int V, Real logit_scale, Real dloss_scale) = 0;
+
+  // ---- cpu/rotary.h, with the table of prepare_rotary (std::logic_error without one) ----
+  virtual void rotary_forward(Real* out, const Real* inp, const int32_t* pos, int N, int H, int D) = 0;
+  virtual void rotary_backward(Real* dinp, const Real* dout, const int32_t* pos, int N, int H, int D) = 0;
+
+  // ---- cpu/attention.h ----
+  virtual void attention_forward(Real* out, Real* probs, const Real* q, const Real* k, const Real* v,
+                                 const AttentionArgs<Real>& args) = 0;
+  virtual void attention_backward(Real* dq, Real* dk, Real* dv, const Real* dout, const Real* q, const Real* k,
+                                  const Real* v, const Real* out, const Real* probs,
+                                  const AttentionArgs<Real>& args) = 0;
+};
+
+}  // namespace kiln
