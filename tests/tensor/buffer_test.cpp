@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/error_text.h"
+
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
@@ -26,20 +28,8 @@ bool all_zero(const Buffer& b) {
   return true;
 }
 
-::testing::AssertionResult contains(const std::string& text, const std::string& part) {
-  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "'" << text << "' does not contain '" << part << "'";
-}
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no exception)";
-}
+using testing::contains;
+using testing::error_of;
 
 static_assert(!std::is_copy_constructible_v<Buffer> && !std::is_copy_assignable_v<Buffer>);
 static_assert(std::is_nothrow_move_constructible_v<Buffer> && std::is_nothrow_move_assignable_v<Buffer>);

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/error_text.h"
+
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -11,20 +13,8 @@
 namespace kiln {
 namespace {
 
-::testing::AssertionResult contains(const std::string& text, const std::string& part) {
-  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "'" << text << "' does not contain '" << part << "'";
-}
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no exception)";
-}
+using testing::contains;
+using testing::error_of;
 
 // A small GPT-NeoX-like layer: sizes chosen so that some tensors need padding and some don't.
 ParamRegistry small_model() {
