@@ -7,7 +7,8 @@
 //   out_i   = Σ_j P[i, j] · v_j
 //
 // where
-//   - scale is 1/sqrt(D) (standard) or 1/D (µP's scale_qk_dot_by_d, BTLM); see attention_scale;
+//   - scale is 1/sqrt(D) (standard) or 1/D (µP's scale_qk_dot_by_d, BTLM), chosen by the caller
+//     (ops/ops.h: attention_scale);
 //   - bias_h(i, j) = −slope_h·(i − j) with ALiBi (alibi.h), 0 otherwise; it is not scaled;
 //   - j is allowed iff j ≤ i (causal) and doc[j] == doc[i]. Per-token document ids implement
 //     `reset_attention_mask` for packed sequences: a token never attends across a document
@@ -49,11 +50,6 @@ struct AttentionArgs {
   const Real* alibi_slopes;   // [H], or nullptr for no position bias (rotary models)
   const int32_t* doc_ids;     // [B, T], or nullptr: every row is one document
 };
-
-// The q·k multiplier: 1/D under µP's scale_qk_dot_by_d (BTLM), 1/sqrt(D) otherwise.
-inline double attention_scale(int head_dim, bool scale_qk_dot_by_d) {
-  return scale_qk_dot_by_d ? 1.0 / head_dim : 1.0 / std::sqrt(static_cast<double>(head_dim));
-}
 
 // Forward pass. OVERWRITES out [B, T, H, D] and probs [B, H, T, T] (every entry, zeros included).
 // probs is saved for attention_backward; q, k, v and out must also be kept unchanged until then.

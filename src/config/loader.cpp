@@ -23,6 +23,11 @@ Override parse_override(std::string_view arg) {
   return Override{std::string(arg.substr(0, eq)), std::string(arg.substr(eq + 1))};
 }
 
+std::string yaml_location(const std::string& file, const YAML::Mark& mark) {
+  if (mark.is_null()) return file;
+  return file + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
+}
+
 std::string LoadedConfig::origin(const std::string& key) const {
   if (auto it = origins.find(key); it != origins.end()) return it->second;
   const Field* f = Schema::instance().find(key);
@@ -41,11 +46,6 @@ struct Entry {
   YAML::Node value;
   std::string where;
 };
-
-std::string at(const std::string& name, const YAML::Mark& m) {
-  if (m.is_null()) return name;
-  return name + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1);
-}
 
 class Resolver {
  public:
@@ -71,7 +71,7 @@ class Resolver {
     try {
       root = YAML::LoadFile(path.string());
     } catch (const YAML::ParserException& e) {
-      errors.push_back({at(path.string(), e.mark), "YAML syntax error: " + e.msg});
+      errors.push_back({yaml_location(path.string(), e.mark), "YAML syntax error: " + e.msg});
       return;
     } catch (const YAML::BadFile&) {
       errors.push_back({included_from, "cannot read config file '" + path.string() + "'"});
@@ -85,7 +85,7 @@ class Resolver {
   void add_tree(const YAML::Node& root, const std::string& name, const std::filesystem::path& dir,
                 std::vector<std::filesystem::path>& stack) {
     if (!root.IsMap() && !root.IsNull()) {
-      errors.push_back({at(name, root.Mark()), "a config must be a mapping of sections (model:, optimizer:, …)"});
+      errors.push_back({yaml_location(name, root.Mark()), "a config must be a mapping of sections (model:, optimizer:, …)"});
       return;
     }
     if (root.IsMap())
@@ -97,11 +97,11 @@ class Resolver {
           bases.push_back(base);
         for (const auto& b : bases) {
           if (!b.IsScalar() || b.Scalar().empty()) {
-            errors.push_back({at(name, b.Mark()), "base: expected a config file path or a list of them"});
+            errors.push_back({yaml_location(name, b.Mark()), "base: expected a config file path or a list of them"});
             continue;
           }
           std::filesystem::path p = b.Scalar();
-          read_file(p.is_absolute() ? p : dir / p, at(name, b.Mark()), stack);
+          read_file(p.is_absolute() ? p : dir / p, yaml_location(name, b.Mark()), stack);
         }
       }
     files.push_back(name);
@@ -114,24 +114,24 @@ class Resolver {
       const YAML::Node k = it->first;  // copies: it-> yields a temporary proxy
       const YAML::Node v = it->second;
       if (!k.IsScalar()) {
-        errors.push_back({at(name, k.Mark()), "keys must be plain names"});
+        errors.push_back({yaml_location(name, k.Mark()), "keys must be plain names"});
         continue;
       }
       const std::string key = prefix.empty() ? k.Scalar() : prefix + "." + k.Scalar();
       if (prefix.empty() && key == "base") continue;
       if (!seen.insert(k.Scalar()).second) {
-        errors.push_back({at(name, k.Mark()), "duplicate key '" + key + "'"});
+        errors.push_back({yaml_location(name, k.Mark()), "duplicate key '" + key + "'"});
         continue;
       }
       if (schema.find(key)) {
-        entries[key] = Entry{v, at(name, v.IsNull() ? k.Mark() : v.Mark())};
+        entries[key] = Entry{v, yaml_location(name, v.IsNull() ? k.Mark() : v.Mark())};
       } else if (schema.is_section(key)) {
         if (v.IsMap())
           flatten(v, key, name);
         else if (!v.IsNull())
-          errors.push_back({at(name, v.Mark()), "'" + key + "' is a section: expected a mapping of its keys"});
+          errors.push_back({yaml_location(name, v.Mark()), "'" + key + "' is a section: expected a mapping of its keys"});
       } else {
-        errors.push_back({at(name, k.Mark()), unknown_key_message(key, prefix)});
+        errors.push_back({yaml_location(name, k.Mark()), unknown_key_message(key, prefix)});
       }
     }
   }

@@ -20,6 +20,9 @@
 
 namespace kiln {
 
+// "file:line:column" (1-based) of a YAML node, or the file alone when the node has no mark.
+std::string yaml_location(const std::string& file, const YAML::Mark& mark);
+
 // A `--set key=value` override; the value is read as YAML (`[a, b]` is a list).
 struct Override {
   std::string key;

@@ -7,6 +7,7 @@
 
 #include "config/neox_keys.h"
 #include "config/scalar.h"
+#include "config/loader.h"
 #include "util/suggest.h"
 
 namespace kiln::neox {
@@ -14,11 +15,6 @@ namespace kiln::neox {
 std::string normalise(std::string name) {
   std::replace(name.begin(), name.end(), '-', '_');
   return name;
-}
-
-std::string at(const std::string& file, const YAML::Mark& m) {
-  if (m.is_null()) return file;
-  return file + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1);
 }
 
 std::string shown(const Entry& e) {
@@ -159,7 +155,7 @@ std::optional<bool> Importer::map_bool(const char* neox, const char* key) {
 
 void Importer::refuse(const Entry* e, const std::string& why) {
   const YAML::Mark m = e->key.Mark();
-  problems_.push_back({m.line, m.column, {at(file_, m), shown(*e) + ": " + why}});
+  problems_.push_back({m.line, m.column, {yaml_location(file_, m), shown(*e) + ": " + why}});
 }
 
 void Importer::refuse_missing(const std::string& name, const std::string& why) {
@@ -240,12 +236,12 @@ NeoxImport import_neox(const std::filesystem::path& file, const NeoxImportOption
   try {
     root = YAML::LoadFile(name);
   } catch (const YAML::ParserException& e) {
-    throw ConfigError(Diagnostic{neox::at(name, e.mark), "YAML syntax error: " + e.msg});
+    throw ConfigError(Diagnostic{yaml_location(name, e.mark), "YAML syntax error: " + e.msg});
   } catch (const YAML::BadFile&) {
     throw ConfigError(Diagnostic{name, "cannot read GPT-NeoX config '" + name + "'"});
   }
   if (!root.IsMap())
-    throw ConfigError(Diagnostic{neox::at(name, root.Mark()), "a GPT-NeoX config must be a mapping of keys"});
+    throw ConfigError(Diagnostic{yaml_location(name, root.Mark()), "a GPT-NeoX config must be a mapping of keys"});
   return neox::Importer(name, options).run(root);
 }
 

@@ -22,6 +22,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "config/config_error.h"
+#include "config/loader.h"
 #include "config/neox_import.h"
 #include "config/schema.h"
 
@@ -35,9 +36,6 @@ struct Entry {
 
 // GPT-NeoX reads `hidden-size` and `hidden_size` alike.
 std::string normalise(std::string name);
-
-// "file:line:col" of a mark, or the file alone when the mark is null.
-std::string at(const std::string& file, const YAML::Mark& m);
 
 // "'pipe-parallel-size: 2'" (scalars show their value), "'attention-config'" otherwise.
 std::string shown(const Entry& e);
@@ -113,7 +111,7 @@ class Importer {
   template <class T>
   void put(const std::string& key, const T& value, const Entry* from) {
     if (from)
-      out_[key] = {to_node(value), at(file_, from->key.Mark()), shown(*from), from->key.Mark().line,
+      out_[key] = {to_node(value), yaml_location(file_, from->key.Mark()), shown(*from), from->key.Mark().line,
                    from->key.Mark().column};
     else
       out_[key] = {to_node(value), file_, "GPT-NeoX's default"};

@@ -41,9 +41,8 @@ struct AttentionArgs {
   const int32_t* doc_ids;
 };
 
-// The q·k multiplier: 1/D under µP's scale_qk_dot_by_d (BTLM), 1/sqrt(D) otherwise. The same
-// value as kernels/cpu/attention.h's attention_scale, here so that the model needs no kernel
-// header to compute it.
+// The q·k multiplier: 1/D under µP's scale_qk_dot_by_d (BTLM), 1/sqrt(D) otherwise. A model rule,
+// so it lives here; the kernels take the value.
 inline double attention_scale(int head_dim, bool scale_qk_dot_by_d) {
   return scale_qk_dot_by_d ? 1.0 / head_dim : 1.0 / std::sqrt(static_cast<double>(head_dim));
 }

@@ -77,8 +77,9 @@ struct Trainer::State {
   }
 
   void round_params_to_bf16() {
-    float* p = params.data<float>();
-    for (int64_t i = 0; i < params.numel(); ++i) p[i] = to_float(to_bf16(p[i]));
+    const size_t n = static_cast<size_t>(params.numel());
+    to_bf16(params.data<float>(), params_bf16.data<bf16>(), n);
+    to_float(params_bf16.data<bf16>(), params.data<float>(), n);
   }
 
   ParamOutput param_output() {

@@ -77,7 +77,6 @@ TYPED_TEST(CpuOpsTest, AttentionWithAlibiAndDocumentsMatchesKernel) {
   ASSERT_EQ(std::vector<Real>(slopes, slopes + H), kernel_slopes);
 
   const Real scale = static_cast<Real>(attention_scale(D, false));
-  EXPECT_EQ(scale, static_cast<Real>(cpu::attention_scale(D, false)));
   const AttentionArgs<Real> args{B, T, H, D, scale, slopes, docs.data()};
   const cpu::AttentionArgs<Real> kargs{B, T, H, D, scale, kernel_slopes.data(), docs.data()};
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cpu/alibi.h"
+#include "ops/ops.h"  // attention_scale: the model's choice of 1/sqrt(D) or 1/D
 #include "support/grad_check.h"
 
 namespace kiln::cpu {
@@ -45,7 +46,7 @@ struct Options {
                                T,
                                H,
                                D,
-                               static_cast<Real>(attention_scale(D, v.mup_scale)),
+                               static_cast<Real>(kiln::attention_scale(D, v.mup_scale)),
                                v.alibi ? slopes.data() : nullptr,
                                v.docs ? kDocs.data() : nullptr};
   }
