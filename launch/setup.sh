@@ -13,7 +13,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 packages=(
   build-essential cmake ninja-build pkg-config git
   libopenmpi-dev openmpi-bin libhdf5-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
-  libcli11-dev nlohmann-json3-dev libgtest-dev libopenblas-openmp-dev
+  libcli11-dev nlohmann-json3-dev libgtest-dev libopenblas-openmp-dev libpcre2-dev
 )
 missing=()
 for p in "${packages[@]}"; do
