@@ -1,17 +1,35 @@
 #!/usr/bin/env bash
-# The main job, end to end on this machine: install, build, train the tiny model on the CPU.
+# The main job, end to end on this machine: install, build, make a corpus and its tokenizer,
+# tokenize it into GPT-NeoX shards, and train the tiny model on them on the CPU.
 #
 #   bash launch/quickstart.sh
 #
-# Trains configs/tiny.yml on kiln's synthetic language into runs/tiny-<timestamp>/ (resolved
-# config, metrics.jsonl, train.log), then plans every shipped config and, when ../shared/ is beside
-# the project, imports the published Stable LM 2 GPT-NeoX config.
+# Data (data/sample/, made once and reused; delete the folder to remake it): kiln-data writes a
+# deterministic sample corpus (~3 MB of JSONL, no download), trains a 512-token byte-level BPE
+# tokenizer on it, and tokenizes it into an mmap indexed dataset (corpus_text_document.bin/.idx),
+# which it then verifies. Then configs/tiny.yml trains on those shards into
+# runs/tiny-<timestamp>/ (resolved config, metrics.jsonl, train.log), every shipped config is
+# planned and, when ../shared/ is beside the project, the published Stable LM 2 GPT-NeoX config is
+# imported.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash launch/setup.sh
 kiln="${KILN_BUILD_DIR:-build}/kiln"
+kiln_data="${KILN_BUILD_DIR:-build}/kiln-data"
 
 "$kiln" version
+echo
+
+data=data/sample
+if [ ! -f "$data/corpus_text_document.idx" ]; then
+  mkdir -p "$data"
+  echo "=== kiln-data: sample corpus → tokenizer → shards in $data/"
+  "$kiln_data" sample-corpus --output "$data/corpus.jsonl" --size-mb 3 --seed 1
+  "$kiln_data" train-tokenizer "$data/corpus.jsonl" --vocab-size 512 --output "$data/tokenizer.json"
+  "$kiln_data" tokenize "$data/corpus.jsonl" --tokenizer "$data/tokenizer.json" --output "$data/corpus_text_document"
+fi
+"$kiln_data" verify "$data/corpus_text_document" --tokenizer "$data/tokenizer.json"
+"$kiln_data" inspect "$data/corpus_text_document" --tokenizer "$data/tokenizer.json" --decode 1 | head -n 30
 echo
 echo "=== kiln train configs/tiny.yml"
 "$kiln" train configs/tiny.yml --set train.name="tiny-$(date +%Y%m%d-%H%M%S)"

@@ -17,14 +17,15 @@
 // Splits. Training and evaluation data are separate streams: a source is constructed for one
 // Split, and the evaluation loop owns its own source (with its own cursor).
 //
-// Implementations: SyntheticSource (synthetic_source.h). The shard readers (mmap, HDF5) will
-// implement the same interface.
+// Implementations: SyntheticSource (synthetic_source.h) and BlendedSource (blended_source.h, the
+// shard loader).
 #pragma once
 
 #include "data/batch.h"
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace kiln {
 
@@ -32,10 +33,13 @@ enum class Split { train, valid };
 
 inline const char* split_name(Split s) { return s == Split::train ? "train" : "valid"; }
 
-// Everything needed to resume a stream: two integers, which the checkpoint stores as they are.
+// Everything needed to resume a stream: a few integers, which the checkpoint stores as they are.
 struct DataState {
   uint64_t next_sample = 0;  // global index of the first sample the next next() returns
   uint64_t fingerprint = 0;  // identity of the stream; restore() requires it to match
+  // Blended shards: how many of samples [0, next_sample) each dataset provided (BlendSchedule),
+  // so a resumed run re-enters the blend without replaying it. Empty for a single stream.
+  std::vector<uint64_t> blend_counts;
 
   bool operator==(const DataState&) const = default;
 };
@@ -51,7 +55,11 @@ class DataSource {
   // fill(out, cursor), then cursor += out.batch.
   virtual void next(BatchStorage& out) = 0;
 
-  virtual DataState state() const = 0;
+  DataState state() const { return state_at(cursor()); }
+  // The state a run is in once samples [0, next_sample) are consumed (the trainer's view: it
+  // knows the step, the source does not).
+  virtual DataState state_at(uint64_t next_sample) const = 0;
+  virtual uint64_t cursor() const = 0;
   // Moves the cursor to state.next_sample. Throws std::invalid_argument when state.fingerprint
   // does not name this stream.
   virtual void restore(const DataState& state) = 0;

@@ -1,5 +1,7 @@
 #include "data/synthetic_source.h"
 
+#include "data/counter_hash.h"
+
 #include <bit>
 #include <cmath>
 #include <limits>
@@ -9,22 +11,9 @@
 namespace kiln {
 namespace {
 
-// Counter-based randomness: every stream is a SplitMix64 sequence whose start is a hash of its
-// key, so sample i needs no generator state from samples 0 … i−1 (which is what makes samples
-// addressable and resume exact). Integer arithmetic and IEEE comparisons only, so the streams are
-// identical on every platform and compiler.
-constexpr uint64_t kGolden = 0x9e3779b97f4a7c15ull;
-
-uint64_t finalize(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
-// Hashes b into a: order matters, so (a, b) and (b, a) name different streams.
-uint64_t combine(uint64_t a, uint64_t b) { return finalize(a ^ finalize(b + kGolden)); }
-
-uint64_t draw(uint64_t& state) { return finalize(state += kGolden); }
+// Counter-based randomness (data/counter_hash.h): every stream is a SplitMix64 sequence whose
+// start is a hash of its key, so sample i needs no generator state from samples 0 … i−1.
+uint64_t draw(uint64_t& state) { return mix64(state += kGoldenGamma); }
 
 // Uniform in [0, 1) with 53 random bits.
 double uniform(uint64_t& state) { return static_cast<double>(draw(state) >> 11) * 0x1.0p-53; }
@@ -68,14 +57,14 @@ SyntheticSource::SyntheticSource(const SyntheticOptions& options, Split split)
   eod_ = static_cast<int32_t>(opt_.vocab_size - 1);
   doc_end_p_ = 1.0 / opt_.mean_doc_tokens;
   row_starts_with_eod_p_ = doc_end_p_ / (1.0 + doc_end_p_);
-  stream_key_ = combine(opt_.seed, split == Split::train ? kTrainTag : kValidTag);
+  stream_key_ = hash_combine(opt_.seed, split == Split::train ? kTrainTag : kValidTag);
 
   // The chain depends on the seed only, so both splits speak the same language.
   const uint64_t words = static_cast<uint64_t>(eod_);
-  const uint64_t chain_key = combine(opt_.seed, kChainTag);
+  const uint64_t chain_key = hash_combine(opt_.seed, kChainTag);
   successor_.resize(static_cast<size_t>(opt_.vocab_size) * k);
   for (int32_t token = 0; token <= eod_; ++token) {
-    uint64_t rng = combine(chain_key, static_cast<uint64_t>(token));
+    uint64_t rng = hash_combine(chain_key, static_cast<uint64_t>(token));
     int32_t* out = &successor_[static_cast<size_t>(token) * k];
     // Distinct successors by rejection: k is a handful against thousands of words. The modulo
     // bias (words / 2^64) is far below anything a test or a model could see.
@@ -97,13 +86,13 @@ SyntheticSource::SyntheticSource(const SyntheticOptions& options, Split split)
     eod_cdf_[i] = (eod_acc += w[i]);
   }
 
-  uint64_t f = combine(kKindTag, opt_.seed);
+  uint64_t f = hash_combine(kKindTag, opt_.seed);
   for (uint64_t field : {static_cast<uint64_t>(split == Split::train ? kTrainTag : kValidTag),
                          static_cast<uint64_t>(opt_.vocab_size), static_cast<uint64_t>(opt_.seq_length),
                          static_cast<uint64_t>(k), std::bit_cast<uint64_t>(opt_.mean_doc_tokens),
                          static_cast<uint64_t>(opt_.reset_attention_mask),
                          static_cast<uint64_t>(opt_.reset_position_ids)})
-    f = combine(f, field);
+    f = hash_combine(f, field);
   fingerprint_ = f;
 }
 
@@ -128,7 +117,7 @@ void SyntheticSource::fill(BatchStorage& out, uint64_t first_sample) const {
                                         ", the source produces rows of " + std::to_string(opt_.seq_length));
   const size_t t_len = static_cast<size_t>(out.seq);
   for (int b = 0; b < out.batch; ++b) {
-    uint64_t rng = combine(stream_key_, first_sample + static_cast<uint64_t>(b));
+    uint64_t rng = hash_combine(stream_key_, first_sample + static_cast<uint64_t>(b));
     const size_t row = static_cast<size_t>(b) * t_len;
     int32_t* tokens = out.tokens.data() + row;
     int32_t* targets = out.targets.data() + row;
@@ -162,7 +151,7 @@ void SyntheticSource::next(BatchStorage& out) {
   cursor_ += static_cast<uint64_t>(out.batch);
 }
 
-DataState SyntheticSource::state() const { return {cursor_, fingerprint_}; }
+DataState SyntheticSource::state_at(uint64_t next_sample) const { return {next_sample, fingerprint_, {}}; }
 
 void SyntheticSource::restore(const DataState& state) {
   check(state.fingerprint == fingerprint_,

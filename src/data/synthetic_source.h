@@ -66,7 +66,8 @@ class SyntheticSource final : public DataSource {
 
   void fill(BatchStorage& out, uint64_t first_sample) const override;
   void next(BatchStorage& out) override;
-  DataState state() const override;
+  DataState state_at(uint64_t next_sample) const override;
+  uint64_t cursor() const override { return cursor_; }
   void restore(const DataState& state) override;
   std::string describe() const override;
 

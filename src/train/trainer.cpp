@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "config/enum_names.h"
+#include "data/prefetcher.h"
+#include "data/shard_streams.h"
 #include "data/synthetic_source.h"
 #include "log/metrics_writer.h"
 #include "model/decoder.h"
@@ -18,6 +20,7 @@
 #include "optim/param_groups.h"
 #include "tensor/bf16.h"
 #include "tensor/buffer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace kiln {
 
@@ -30,12 +33,39 @@ void check_supported(const Config& c) {
   if (c.world_size() != 1)
     throw std::runtime_error("parallel.tensor × parallel.data = " + std::to_string(c.world_size()) +
                              ": multi-rank training is not in this build yet; use one rank");
-  if (c.data.format != DataFormat::synthetic)
-    throw std::runtime_error("data.format = " + std::string(enum_name(c.data.format)) +
-                             ": the shard loader is not in this build yet; use data.format=synthetic");
   if (c.train.recompute != Recompute::none)
     throw std::runtime_error("train.recompute = " + std::string(enum_name(c.train.recompute)) +
                              ": activation recomputation is not in this build yet; use none");
+}
+
+struct DataStreams {
+  std::unique_ptr<DataSource> train, valid;  // valid may be null: no evaluation
+};
+
+DataStreams open_data(const Config& c) {
+  if (c.data.format == DataFormat::synthetic) {
+    const auto options = SyntheticOptions::from_config(c.model, c.data);
+    return {std::make_unique<SyntheticSource>(options, Split::train),
+            std::make_unique<SyntheticSource>(options, Split::valid)};
+  }
+  DataConfig data = c.data;
+  if (!data.tokenizer.empty()) {
+    // The tokenizer the shards were made with: its ids must fit the model, and it supplies the
+    // end-of-document id when the config leaves it unset.
+    const auto tok = Tokenizer::load(data.tokenizer);
+    if (tok->vocab_size() > c.model.vocab_size)
+      throw std::invalid_argument("data.tokenizer " + data.tokenizer + " has " + std::to_string(tok->vocab_size()) +
+                                  " ids but model.vocab_size is " + std::to_string(c.model.vocab_size) +
+                                  "; the embedding would not cover every token");
+    if (!data.eod_token_id && tok->eod_token()) data.eod_token_id = *tok->eod_token();
+    spdlog::info("tokenizer: {}", tok->describe());
+  }
+  ShardStreams shards = open_shard_streams(data, c.model.vocab_size, c.model.seq_length);
+  return {std::move(shards.train), std::move(shards.valid)};
+}
+
+StepSlicing slicing_of(const Config& c) {
+  return {c.batch.micro_batch, *c.batch.grad_accum, c.parallel.data, /*dp_rank=*/0};
 }
 
 double unmasked_targets(const BatchStorage& b) {
@@ -53,8 +83,8 @@ struct Trainer::State {
   Buffer params_bf16;  // the optimizer's bf16 output, widened into params (bf16 runs only)
   std::optional<AdamWOptimizer> optimizer;
   LrSchedule schedule;
-  SyntheticSource train_data, valid_data;
-  std::vector<BatchStorage> micro_batches;
+  DataStreams data;
+  std::optional<Prefetcher> prefetcher;
   BatchStorage eval_batch;
   std::optional<MetricsWriter> metrics;
 
@@ -65,10 +95,7 @@ struct Trainer::State {
         grads(DType::fp32, model.registry().total_numel()),
         params_bf16(DType::bf16, c.train.precision == Precision::bf16 ? model.registry().total_numel() : 0),
         schedule(c.schedule, c.optimizer.lr, c.train.steps),
-        train_data(SyntheticOptions::from_config(c.model, c.data), Split::train),
-        valid_data(SyntheticOptions::from_config(c.model, c.data), Split::valid),
-        micro_batches(static_cast<size_t>(*c.batch.grad_accum),
-                      BatchStorage(static_cast<int>(c.batch.micro_batch), static_cast<int>(c.model.seq_length))),
+        data(open_data(c)),
         eval_batch(static_cast<int>(c.batch.micro_batch), static_cast<int>(c.model.seq_length)) {
     init_parameters(params, model.registry(), c.model, static_cast<uint64_t>(c.train.seed));
     // The masters start from the fp32 draws; the model sees them as stored in its precision.
@@ -96,7 +123,7 @@ struct Trainer::State {
   double evaluate() {
     double loss = 0, targets = 0;
     for (int64_t i = 0; i < config.train.eval_steps; ++i) {
-      valid_data.fill(eval_batch, static_cast<uint64_t>(i * eval_batch.batch));
+      data.valid->fill(eval_batch, static_cast<uint64_t>(i * eval_batch.batch));
       loss += model.evaluate(params.data<float>(), eval_batch.view());
       targets += unmasked_targets(eval_batch);
     }
@@ -119,7 +146,11 @@ TrainSummary Trainer::run(const std::filesystem::path& metrics_file) {
   spdlog::info("training {} steps on the CPU: {} parameters, micro batch {} × accumulation {} × {} tokens",
                c.train.steps, s.model.registry().param_count(), c.batch.micro_batch, *c.batch.grad_accum,
                c.model.seq_length);
-  spdlog::info("data: {}", s.train_data.describe());
+  spdlog::info("data: {}", s.data.train->describe());
+  if (s.data.valid) spdlog::info("validation: {}", s.data.valid->describe());
+  else spdlog::info("validation: none (data.split[1] is 0 and data.valid_paths is empty); no evaluation");
+  const StepSlicing slicing = slicing_of(c);
+  s.prefetcher.emplace(*s.data.train, slicing, static_cast<int>(c.model.seq_length), /*first_step=*/0);
   for (const auto& line : format_param_groups(summarize_param_groups(s.model.registry(), c.optimizer)))
     spdlog::info("{}", line);
 
@@ -130,14 +161,12 @@ TrainSummary Trainer::run(const std::filesystem::path& metrics_file) {
   int64_t window_steps = 0;
 
   for (int64_t step = 0; step < c.train.steps; ++step) {
+    const std::vector<BatchStorage>& micro_batches = s.prefetcher->next();
     double targets = 0;
-    for (auto& mb : s.micro_batches) {
-      s.train_data.next(mb);
-      targets += unmasked_targets(mb);
-    }
+    for (const auto& mb : micro_batches) targets += unmasked_targets(mb);
     std::memset(s.grads.raw(), 0, static_cast<size_t>(s.grads.bytes()));
     double loss_sum = 0;
-    for (const auto& mb : s.micro_batches) {
+    for (const auto& mb : micro_batches) {
       loss_sum += s.model.forward(s.params.data<float>(), mb.view(), static_cast<float>(1.0 / targets));
       s.model.backward(s.params.data<float>(), s.grads.data<float>());
     }
@@ -169,11 +198,12 @@ TrainSummary Trainer::run(const std::filesystem::path& metrics_file) {
                                 {"grad_norm", r.grad_norm},
                                 {"clip_coef", r.clip_coef},
                                 {"tokens_per_s", tokens_per_s},
-                                {"skipped_steps", summary.skipped_steps}});
+                                {"skipped_steps", summary.skipped_steps},
+                                {"data_wait_s", s.prefetcher->wait_seconds()}});
       window_start = clock::now();
       window_steps = 0;
     }
-    if ((c.train.eval_interval > 0 && done % c.train.eval_interval == 0) || last) {
+    if (s.data.valid && ((c.train.eval_interval > 0 && done % c.train.eval_interval == 0) || last)) {
       const double eval_loss = s.evaluate();
       summary.final_eval_loss = eval_loss;
       spdlog::info("step {:>6}/{}  eval loss {:.4f} over {} batches", done, c.train.steps, eval_loss,
@@ -183,9 +213,13 @@ TrainSummary Trainer::run(const std::filesystem::path& metrics_file) {
     }
   }
   const double total = std::chrono::duration<double>(clock::now() - run_start).count();
+  summary.data_state = s.data.train->state_at(static_cast<uint64_t>(summary.steps) * slicing.global_batch());
+  summary.data_wait_seconds = s.prefetcher->wait_seconds();
+  s.prefetcher.reset();
   summary.tokens_per_second = static_cast<double>(summary.steps * tokens_per_step) / total;
-  spdlog::info("done: {} steps, loss {:.4f} → {:.4f}, {:.0f} tokens/s overall (evaluation included)", summary.steps,
-               summary.first_loss, summary.final_loss, summary.tokens_per_second);
+  spdlog::info("done: {} steps, loss {:.4f} → {:.4f}, {:.0f} tokens/s overall (evaluation included), "
+               "{:.3f} s waiting for data", summary.steps, summary.first_loss, summary.final_loss,
+               summary.tokens_per_second, summary.data_wait_seconds);
   return summary;
 }
 

@@ -7,6 +7,11 @@
 // master weights; with train.precision bf16 the model's weights are stored rounded to bf16 (the
 // CPU backend computes in fp32 on those values), fp32 keeps them as the masters.
 //
+// Data: data.format synthetic uses the built-in language; mmap and hdf5 open the shard loader
+// (data/shard_streams.h). Either way a prefetch thread fills the micro batches of the next steps
+// while the current one computes (data/prefetcher.h), reading global samples by step index
+// (data/step_slicing.h), so the sample sequence is a function of the step alone.
+//
 // Every buffer is allocated in the constructor; the step loop allocates nothing.
 // Runs log every logging.interval steps (loss, lr, grad norm, tokens/s) and write the same to the
 // run's metrics file, evaluate every train.eval_interval steps and at the end.
@@ -17,6 +22,7 @@
 #include <optional>
 
 #include "config/config.h"
+#include "data/data_source.h"
 
 namespace kiln {
 
@@ -27,11 +33,13 @@ struct TrainSummary {
   double final_loss = 0;       // mean train loss of the last step
   std::optional<double> final_eval_loss;
   double tokens_per_second = 0;
+  double data_wait_seconds = 0;  // time the step loop waited for the prefetch thread
+  DataState data_state;          // the training stream's position after the last step
 };
 
 class Trainer {
  public:
-  // Checks what this build can run (CPU, one rank, synthetic data) and builds everything, so that
+  // Checks what this build can run (CPU, one rank) and builds everything, opening every data file, so that
   // a run that cannot start fails before its run directory is created.
   explicit Trainer(const Config& config);
   ~Trainer();

@@ -130,11 +130,16 @@ TEST(Cli, TrainWritesARunDirectoryOnlyForARunThatStarts) {
   EXPECT_NE(dry.output.find("name: tiny"), std::string::npos);
   Result bad = kiln("train " + config("tiny") + out + " --set batch.global_batch=7");
   EXPECT_EQ(bad.code, 2) << bad.output;
-  Result unsupported = kiln("train " + config("tiny") + out + " --set data.format=mmap");
-  EXPECT_EQ(unsupported.code, 1) << unsupported.output;
+  Result no_tokenizer = kiln("train " + config("tiny") + out + " --set data.tokenizer=" + dir.path().string() + "/tok.json");
+  EXPECT_EQ(no_tokenizer.code, 1) << no_tokenizer.output;
+  EXPECT_NE(no_tokenizer.output.find("tok.json"), std::string::npos) << no_tokenizer.output;
+  Result no_data = kiln("train " + config("tiny-synthetic") + out + " --set data.format=mmap --set data.train_paths=[" +
+                        dir.path().string() + "/none]");
+  EXPECT_EQ(no_data.code, 1) << no_data.output;
+  EXPECT_NE(no_data.output.find("none"), std::string::npos) << "the missing shard is named: " << no_data.output;
   EXPECT_TRUE(std::filesystem::is_empty(dir.path())) << "nothing half-made is left behind";
 
-  const std::string short_run = "train " + config("tiny") + out + " --set train.steps=4 --set schedule.warmup_steps=1 " +
+  const std::string short_run = "train " + config("tiny-synthetic") + out + " --set train.name=tiny --set train.steps=4 --set schedule.warmup_steps=1 " +
                                 "--set schedule.cooldown_steps=0 --set logging.interval=2";
   Result train = kiln(short_run);
   ASSERT_EQ(train.code, 0) << train.output;

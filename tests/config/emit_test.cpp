@@ -20,7 +20,7 @@ std::string read(const std::string& path) {
 }
 
 TEST(Emit, ResolvedConfigRoundTripsForEveryShippedConfig) {
-  for (const char* name : {"tiny", "stablelm-2-1_6b", "stablelm-3b-4e1t", "btlm-3b-8k", "btlm-3b-8k-stage2",
+  for (const char* name : {"tiny", "tiny-synthetic", "stablelm-2-1_6b", "stablelm-3b-4e1t", "btlm-3b-8k", "btlm-3b-8k-stage2",
                            "ar-stablelm-2-1_6b"}) {
     const std::string path = std::string(KILN_SOURCE_DIR) + "/configs/" + name + ".yml";
     const LoadedConfig first = load_config(path);

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "config/loader.h"
+#include "data/formats/document_store.h"
 #include "support/temp_dir.h"
 #include "train/run_dir.h"
 
@@ -15,7 +16,7 @@ namespace kiln {
 namespace {
 
 Config tiny(const std::vector<Override>& overrides) {
-  return load_config(std::string(KILN_SOURCE_DIR) + "/configs/tiny.yml", overrides).config;
+  return load_config(std::string(KILN_SOURCE_DIR) + "/configs/tiny-synthetic.yml", overrides).config;
 }
 
 TEST(Trainer, LossFallsWellBelowItsStartOnTheSyntheticLanguage) {
@@ -54,20 +55,63 @@ TEST(Trainer, RefusesWhatThisBuildCannotTrain) {
   auto message = [](const std::vector<Override>& o) {
     try {
       Trainer t(tiny(o));
-    } catch (const std::runtime_error& e) {
+    } catch (const std::exception& e) {
       return std::string(e.what());
     }
     return std::string();
   };
   EXPECT_NE(message({{"train.device", "cuda"}}).find("train.device = cuda"), std::string::npos);
   EXPECT_NE(message({{"parallel.data", "2"}}).find("multi-rank"), std::string::npos);
-  EXPECT_NE(message({{"data.format", "mmap"}}).find("data.format = mmap"), std::string::npos);
+  EXPECT_NE(message({{"data.format", "mmap"}}).find("data.train_paths"), std::string::npos);
   EXPECT_NE(message({{"train.recompute", "full"}}).find("train.recompute = full"), std::string::npos);
+}
+
+// A shard of counting documents (each token the previous plus one, modulo 500; token 511 is
+// out of range when `poison` is set) for the trainer's shard path.
+std::string write_counting_shard(const testing::TempDir& dir, bool poison = false) {
+  const auto path = dir.path() / (poison ? "poisoned" : "counting");
+  auto writer = create_document_writer(path, ShardFormat::mmap, 512);
+  for (int d = 0; d < 200; ++d) {
+    std::vector<int32_t> doc;
+    for (int p = 0; p < 30 + d % 50; ++p) doc.push_back((d * 7 + p) % 500);
+    if (poison && d == 150) doc[3] = 511;
+    writer->add(doc);
+  }
+  writer->finish();
+  return path.string();
+}
+
+TEST(Trainer, TrainsOnShardsReproduciblyAndReportsTheDataPosition) {
+  testing::TempDir dir;
+  const auto shard = write_counting_shard(dir);
+  const Config c = tiny({{"data.format", "mmap"}, {"data.train_paths", "[" + shard + "]"}, {"train.steps", "12"},
+                         {"train.eval_interval", "0"}, {"schedule.warmup_steps", "2"}, {"schedule.cooldown_steps", "0"}});
+  const TrainSummary a = Trainer(c).run();
+  const TrainSummary b = Trainer(c).run();
+  EXPECT_EQ(a.final_loss, b.final_loss);
+  ASSERT_TRUE(a.final_eval_loss.has_value()) << "validation carved from the shard by data.split";
+  EXPECT_LT(a.final_loss, a.first_loss - 0.5) << "counting is easy to learn";
+  EXPECT_EQ(a.data_state.next_sample, 12u * 8u) << "12 steps × global batch 8";
+  EXPECT_EQ(a.data_state, b.data_state);
+}
+
+TEST(Trainer, ATokenOutsideTheVocabularyStopsTheRunNamingTheShard) {
+  testing::TempDir dir;
+  const auto shard = write_counting_shard(dir, /*poison=*/true);
+  Trainer t(tiny({{"data.format", "mmap"}, {"data.train_paths", "[" + shard + "]"}, {"model.vocab_size", "500"},
+                  {"train.steps", "200"}, {"train.eval_interval", "0"}, {"data.split", "[1, 0, 0]"}}));
+  try {
+    t.run();
+    FAIL() << "the poisoned document is read within an epoch";
+  } catch (const DataFormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("poisoned"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("token 511"), std::string::npos) << e.what();
+  }
 }
 
 TEST(RunDirectory, HoldsTheResolvedConfigAndIsNeverReused) {
   testing::TempDir dir;
-  const Config c = tiny({{"train.output_dir", dir.path().string()}});
+  const Config c = tiny({{"train.output_dir", dir.path().string()}, {"train.name", "tiny"}});
   const RunDirectory run = create_run_directory(c, "header");
   EXPECT_EQ(run.path, dir.path() / "tiny");
   EXPECT_EQ(run.metrics_file, dir.path() / "tiny" / "metrics.jsonl");

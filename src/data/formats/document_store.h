@@ -77,4 +77,20 @@ std::unique_ptr<DocumentWriter> create_document_writer(const std::filesystem::pa
                                                        int64_t vocab_size, const std::string& tokenizer = "",
                                                        int64_t eod_token_id = -1);
 
+// ---- additions: names and format detection, for tools that take "any shard" --------------------
+
+const char* shard_format_name(ShardFormat format);  // "mmap", "hdf5"
+const char* token_dtype_name(TokenDType dtype);    // "uint16", "int32"
+
+// What a path on disk holds.
+enum class DetectedFormat { mmap, kiln_hdf5, cerebras_hdf5 };
+const char* detected_format_name(DetectedFormat format);  // "mmap", "kiln hdf5", "cerebras hdf5"
+
+// A file named *.h5 / *.hdf5, or any existing file HDF5 recognises, is opened and told apart by
+// its contents: root attribute format = "kiln-tokens" → kiln_hdf5; dataset `data` and root
+// attribute `n_examples` → cerebras_hdf5. Otherwise `path` is an mmap pair if PREFIX.idx exists,
+// where PREFIX is `path` less a .bin/.idx extension. Throws DataFormatError saying what it found
+// and what it looked for.
+DetectedFormat detect_format(const std::filesystem::path& path);
+
 }  // namespace kiln
