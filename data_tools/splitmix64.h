@@ -8,18 +8,15 @@
 #include <cstdint>
 #include <span>
 
+#include "data/counter_hash.h"
+
 namespace kiln::data_tools {
 
 class SplitMix64 {
  public:
   explicit SplitMix64(uint64_t seed) : state_(seed) {}
 
-  uint64_t next() {
-    uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
+  uint64_t next() { return mix64(state_ += kGoldenGamma); }
 
   // Uniform in [0, n) for 1 ≤ n ≤ 2^32: the high 32 bits scaled by n (bias below 2^-32 · n,
   // irrelevant here, and no rejection loop, so one draw per call on every platform).

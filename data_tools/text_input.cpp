@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "line_reader.h"
-#include "utf8.h"
+#include "tokenizer/utf8.h"
 
 namespace kiln::data_tools {
 
@@ -125,7 +125,8 @@ class JsonlReader final : public InputFileReader {
     while (lines_.next(line)) {
       if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
       const uint64_t n = lines_.line_number();
-      if (auto off = first_invalid_utf8(line)) return bad_line(bad, n, invalid_utf8_reason(*off));
+      if (const size_t off = tokenizer::find_invalid_utf8(line); off != std::string_view::npos)
+        return bad_line(bad, n, invalid_utf8_reason(off));
       nlohmann::json j;
       try {
         j = nlohmann::json::parse(line);
@@ -175,8 +176,8 @@ class TextLinesReader final : public InputFileReader {
       if (split_ == TextSplit::line) break;
     }
     if (first == 0) return Result::end;
-    if (auto off = first_invalid_utf8(doc.text)) {
-      return bad_utf8(bad, doc.text, *off, first);
+    if (const size_t off = tokenizer::find_invalid_utf8(doc.text); off != std::string_view::npos) {
+      return bad_utf8(bad, doc.text, off, first);
     }
     return document(doc, first);
   }
@@ -203,8 +204,8 @@ class WholeFileReader final : public InputFileReader {
     doc.text = std::move(ss).str();
     offset_ = doc.text.size();
     if (doc.text.find_first_not_of(" \t\r\n\f\v") == std::string::npos) return Result::end;
-    if (auto off = first_invalid_utf8(doc.text)) {
-      return bad_utf8(bad, doc.text, *off, 1);
+    if (const size_t off = tokenizer::find_invalid_utf8(doc.text); off != std::string_view::npos) {
+      return bad_utf8(bad, doc.text, off, 1);
     }
     return document(doc, 1);
   }

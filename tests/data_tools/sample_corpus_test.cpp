@@ -9,7 +9,7 @@
 
 #include "sample_corpus.h"
 #include "splitmix64.h"
-#include "utf8.h"
+#include "tokenizer/utf8.h"
 
 namespace kiln::data_tools {
 namespace {
@@ -72,7 +72,7 @@ TEST(SampleCorpus, ValidVariedJsonl) {
     ASSERT_TRUE(j.contains("text") && j["text"].is_string()) << line;
     const std::string text = j["text"];
     ASSERT_FALSE(text.empty());
-    ASSERT_EQ(first_invalid_utf8(text), std::nullopt) << text;
+    ASSERT_EQ(tokenizer::find_invalid_utf8(text), std::string_view::npos) << text;
     ++docs;
     shortest = std::min(shortest, text.size());
     longest = std::max(longest, text.size());

@@ -6,7 +6,7 @@
 #include "support/error_text.h"
 #include "support/temp_dir.h"
 #include "text_input.h"
-#include "utf8.h"
+#include "tokenizer/utf8.h"
 
 namespace kiln::data_tools {
 namespace {
@@ -28,14 +28,14 @@ std::vector<InputDocument> read_all(const std::vector<std::filesystem::path>& fi
 }
 
 TEST(Utf8, FindsTheFirstInvalidByte) {
-  EXPECT_EQ(first_invalid_utf8("plain ascii, long enough to take the fast path"), std::nullopt);
-  EXPECT_EQ(first_invalid_utf8("Zoë, Αθήνα, 東京, 😀"), std::nullopt);
-  EXPECT_EQ(first_invalid_utf8("abc\xff"), 3u);
-  EXPECT_EQ(first_invalid_utf8("abcdefghij\x80"), 10u);       // a continuation byte with no lead
-  EXPECT_EQ(first_invalid_utf8("ab\xc0\xaf"), 2u);             // overlong '/'
-  EXPECT_EQ(first_invalid_utf8("ab\xed\xa0\x80"), 2u);         // a surrogate
-  EXPECT_EQ(first_invalid_utf8("ab\xf4\x90\x80\x80"), 2u);     // above U+10FFFF
-  EXPECT_EQ(first_invalid_utf8("ab\xe6\x9d"), 2u);             // cut short at the end
+  EXPECT_EQ(tokenizer::find_invalid_utf8("plain ascii, long enough to take the fast path"), std::string_view::npos);
+  EXPECT_EQ(tokenizer::find_invalid_utf8("Zoë, Αθήνα, 東京, 😀"), std::string_view::npos);
+  EXPECT_EQ(tokenizer::find_invalid_utf8("abc\xff"), 3u);
+  EXPECT_EQ(tokenizer::find_invalid_utf8("abcdefghij\x80"), 10u);       // a continuation byte with no lead
+  EXPECT_EQ(tokenizer::find_invalid_utf8("ab\xc0\xaf"), 2u);             // overlong '/'
+  EXPECT_EQ(tokenizer::find_invalid_utf8("ab\xed\xa0\x80"), 2u);         // a surrogate
+  EXPECT_EQ(tokenizer::find_invalid_utf8("ab\xf4\x90\x80\x80"), 2u);     // above U+10FFFF
+  EXPECT_EQ(tokenizer::find_invalid_utf8("ab\xe6\x9d"), 2u);             // cut short at the end
 }
 
 TEST(LineReader, SplitsLinesAcrossChunksAndStripsCr) {
