@@ -36,8 +36,8 @@
 // row order, so it does not depend on the number of threads.
 //
 // Layouts (row-major): logits, dlogits [N, V]; targets, mask, losses [N]. Under tensor
-// parallelism the vocabulary is split across ranks; this kernel is the single-rank form (the
-// vocab-parallel version needs the row max and sum reduced across ranks).
+// parallelism the vocabulary is split across ranks; this kernel is the single-rank form, and the
+// vocab-parallel form (the row max and sum reduced across ranks) is the three kernels at the end.
 #pragma once
 
 #include <cstdint>
@@ -53,5 +53,39 @@ template <typename Real>
 double softmax_cross_entropy(Real* dlogits, Real* losses, const Real* logits,
                              const int32_t* targets, const Real* mask, int N, int V,
                              Real logit_scale, Real dloss_scale);
+
+// ---- vocab-parallel form (Megatron's vocab_parallel_cross_entropy) ----
+//
+// Under tensor parallelism rank r holds the logits of vocabulary entries [vocab_begin,
+// vocab_begin + V_local) only: logits [N, V_local]. The full [N, V] row is never gathered; three
+// per-row statistics are reduced across the TP group instead, by the caller between the three
+// calls below (kernels do no communication):
+//
+//   1. vocab_parallel_ce_max:  row_max[n] = max_v z[n, v] over the local entries
+//                              → all-reduce MAX over the group
+//   2. vocab_parallel_ce_sums: sums[n]     = Σ_v e^(z[n, v] − row_max[n]) over the local entries,
+//                              sums[N + n] = z[n, t] if the target t is local, else 0
+//                              → all-reduce SUM over the group (one call on the [2N] buffer)
+//   3. vocab_parallel_ce_finish: loss[n] = w · (row_max + log sums[n] − sums[N + n]) and
+//                              dlogits[n, v] = w·dloss_scale·logit_scale·(softmax − onehot) on the
+//                              local entries; returns Σ_n loss[n] (identical on every rank).
+//
+// z = logit_scale · logits as in softmax_cross_entropy; masked rows (w = 0) get row_max 0, sums
+// 0, loss 0 and a zero dlogits row, and their targets are never read. With one rank
+// (vocab_begin 0, V_local = V) the result equals softmax_cross_entropy's up to rounding (the
+// exponentials are recomputed in step 3 rather than parked). Steps 1–2 OVERWRITE row_max / sums;
+// step 3 OVERWRITES losses and, if not null, dlogits, which may be exactly logits (in place).
+template <typename Real>
+void vocab_parallel_ce_max(Real* row_max, const Real* logits, const Real* mask, int N, int V_local,
+                           Real logit_scale);
+
+template <typename Real>
+void vocab_parallel_ce_sums(Real* sums, const Real* logits, const int32_t* targets, const Real* mask,
+                            const Real* row_max, int N, int V_local, int vocab_begin, Real logit_scale);
+
+template <typename Real>
+double vocab_parallel_ce_finish(Real* dlogits, Real* losses, const Real* logits, const int32_t* targets,
+                                const Real* mask, const Real* row_max, const Real* sums, int N, int V_local,
+                                int vocab_begin, Real logit_scale, Real dloss_scale);
 
 }  // namespace kiln::cpu

@@ -37,4 +37,21 @@ template <typename Real>
 void embedding_backward(Real* dwte, const Real* dout, const int32_t* ids, int N, int V, int C,
                         Real scale);
 
+// Vocab-parallel forms (Megatron's VocabParallelEmbedding): this rank holds rows
+// [vocab_begin, vocab_begin + V_local) of the [V, C] table as wte_shard [V_local, C]. Token ids
+// may be anything in [0, V); an id outside this rank's range gives a zero row, so that summing
+// the ranks' outputs (an all-reduce the caller does) gives the full lookup. With vocab_begin = 0
+// and V_local = V these are exactly embedding_forward/backward.
+//
+// out[n, :] = wte_shard[ids[n] − vocab_begin, :] · scale, or 0 outside the range. OVERWRITES out.
+template <typename Real>
+void embedding_forward_vocab_range(Real* out, const int32_t* ids, const Real* wte_shard, int N, int vocab_begin,
+                                   int V_local, int C, Real scale);
+
+// dwte_shard[ids[n] − vocab_begin, :] += dout[n, :] · scale for the ids inside the range, in token
+// order (bitwise reproducible, as embedding_backward). ACCUMULATES.
+template <typename Real>
+void embedding_backward_vocab_range(Real* dwte_shard, const Real* dout, const int32_t* ids, int N, int vocab_begin,
+                                    int V_local, int C, Real scale);
+
 }  // namespace kiln::cpu

@@ -85,6 +85,20 @@ void linear_backward(Real* dinp, Real* dweight, Real* dbias, const Real* dout, c
   }
 }
 
+template <typename Real>
+void bias_add_forward(Real* out, const Real* bias, int N, int OC) {
+  [[maybe_unused]] const int64_t work = int64_t{N} * OC;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (work >= kMinParallelWork)
+#endif
+  for (int n = 0; n < N; ++n) {
+    Real* o = out + static_cast<ptrdiff_t>(n) * OC;
+    for (int j = 0; j < OC; ++j) o[j] += bias[j];
+  }
+}
+
+template void bias_add_forward<float>(float*, const float*, int, int);
+template void bias_add_forward<double>(double*, const double*, int, int);
 template void linear_forward<float>(float*, const float*, const float*, const float*, int, int,
                                     int);
 template void linear_forward<double>(double*, const double*, const double*, const double*, int,

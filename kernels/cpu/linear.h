@@ -34,4 +34,11 @@ template <typename Real>
 void linear_backward(Real* dinp, Real* dweight, Real* dbias, const Real* dout, const Real* inp,
                      const Real* weight, int N, int IC, int OC);
 
+// out[n, o] += bias[o] for n < N, o < OC: the bias of a row-parallel linear under tensor
+// parallelism, added once to the all-reduced output (docs/tensor-parallel.md). Its gradient is
+// the column sum of dout, which linear_backward's dbias computes (call it with dinp and dweight
+// null, or pass dbias to the weight's own linear_backward). In place on out.
+template <typename Real>
+void bias_add_forward(Real* out, const Real* bias, int N, int OC);
+
 }  // namespace kiln::cpu

@@ -3,6 +3,9 @@
 #include <fmt/core.h>
 #include <spdlog/spdlog.h>
 
+#include <filesystem>
+#include <optional>
+
 #include "cli/common.h"
 #include "config/emit.h"
 #include "plan/plan_report.h"
@@ -10,8 +13,46 @@
 #include "log/log.h"
 #include "train/run_dir.h"
 #include "train/trainer.h"
+#include "dist/fail_fast.h"
+#include "dist/mpi_session.h"
+#include "dist/process_grid.h"
+#include "dist/startup_check.h"
 
 namespace kiln::cli {
+namespace {
+
+int train(const Config& config, const std::string& config_file, bool under_mpi) {
+  ProcessGrid grid = under_mpi ? make_process_grid(static_cast<int>(config.parallel.tensor),
+                                                   static_cast<int>(config.parallel.data))
+                               : ProcessGrid::single();
+  if (grid.world_size > 1) {
+    // Ranks that disagree would train silently wrong or hang in mismatched collectives.
+    check_same_everywhere(*grid.world, "resolved config", resolved_config_text(config, "rank check"));
+    check_same_everywhere(*grid.world, "kiln executable", executable_fingerprint());
+  }
+  Trainer trainer(config, &grid);  // every check and allocation before the run directory exists
+  std::filesystem::path metrics_file;
+  if (grid.world_rank == 0) {
+    const RunDirectory run = create_run_directory(config, "resolved config of this run, from " + config_file);
+    // From here on the run's own logging settings apply, with a copy of the log in the run directory.
+    init_logging({.level = config.logging.level,
+                  .rank = grid.world_rank,
+                  .world_size = grid.world_size,
+                  .all_ranks = config.logging.all_ranks,
+                  .file = run.path / "train.log"});
+    spdlog::info("run directory {}", run.path.string());
+    metrics_file = run.metrics_file;
+  } else {
+    init_logging({.level = config.logging.level,
+                  .rank = grid.world_rank,
+                  .world_size = grid.world_size,
+                  .all_ranks = config.logging.all_ranks});
+  }
+  const TrainSummary summary = trainer.run(metrics_file);
+  return summary.skipped_steps == summary.steps ? kExitFailure : 0;
+}
+
+}  // namespace
 
 void add_train_command(CLI::App& app, Action& action) {
   auto* cmd = app.add_subcommand("train", "Train a model from a config");
@@ -30,16 +71,10 @@ void add_train_command(CLI::App& app, Action& action) {
                    format_plan(make_plan(loaded.config), loaded.config));
         return 0;
       }
-      Trainer trainer(loaded.config);  // every check and allocation before the run directory exists
-      const RunDirectory run = create_run_directory(loaded.config, "resolved config of this run, from " + args->config.file);
-      // From here on the run's own logging settings apply, with a copy of the log in the run directory.
-      init_logging({.level = loaded.config.logging.level,
-                    .rank = detect_rank(),
-                    .all_ranks = loaded.config.logging.all_ranks,
-                    .file = run.path / "train.log"});
-      spdlog::info("run directory {}", run.path.string());
-      const TrainSummary summary = trainer.run(run.metrics_file);
-      return summary.skipped_steps == summary.steps ? kExitFailure : 0;
+      // Under mpirun or srun every rank runs this; alone, no MPI is touched at all.
+      std::optional<MpiSession> mpi;
+      if (launched_under_mpi()) mpi.emplace();
+      return run_fail_fast([&] { return train(loaded.config, args->config.file, mpi.has_value()); });
     };
   });
 }

@@ -1,8 +1,31 @@
 #include "model/block.h"
 
+#include "model/tensor_parallel.h"
+
 
 namespace kiln {
 namespace {
+
+// The TP group's all-reduce (sum) of n elements in place; nothing without TP.
+template <class Real>
+void tp_all_reduce(const BlockSpec<Real>& spec, Real* buf, int64_t n) {
+  if (spec.tp_comm) spec.tp_comm->all_reduce(buf, static_cast<size_t>(n), comm_dtype<Real>(), ReduceOp::sum);
+}
+
+// A row-parallel linear (o_proj, down_proj): out = inp · weightᵀ + bias over the full output
+// width C. Under TP each rank multiplies its input columns, the partial sums are all-reduced and
+// the bias is added once, after the reduction. Without TP it is the plain linear, bias included.
+template <class Real>
+void row_parallel_forward(Ops<Real>& ops, Real* out, const Real* inp, const Real* weight, const Real* bias, int N,
+                          int IC, const BlockSpec<Real>& spec) {
+  if (!spec.tp_comm) {
+    ops.linear_forward(out, inp, weight, bias, N, IC, spec.C);
+    return;
+  }
+  ops.linear_forward(out, inp, weight, nullptr, N, IC, spec.C);
+  tp_all_reduce(spec, out, static_cast<int64_t>(N) * spec.C);
+  if (bias) ops.bias_add_forward(out, bias, N, spec.C);
+}
 
 template <class Real>
 AttentionArgs<Real> attention_args(const BlockSpec<Real>& spec, const BlockBatch& batch) {
@@ -15,9 +38,9 @@ void attention_branch_forward(Ops<Real>& ops, const Real* x, const LayerTensors<
                               const BlockSaved<Real>& s, const BlockSpec<Real>& spec, const BlockBatch& batch) {
   const int N = batch.B * batch.T, C = spec.C;
   norm_forward(ops, spec.norm, s.ln1, s.ln1_mean, s.ln1_rstd, x, w.ln1_w, w.ln1_b, N, C, spec.norm_eps);
-  ops.linear_forward(s.q, s.ln1, w.q_w, w.q_b, N, C, C);
-  ops.linear_forward(s.k, s.ln1, w.k_w, w.k_b, N, C, C);
-  ops.linear_forward(s.v, s.ln1, w.v_w, w.v_b, N, C, C);
+  ops.linear_forward(s.q, s.ln1, w.q_w, w.q_b, N, C, spec.A);
+  ops.linear_forward(s.k, s.ln1, w.k_w, w.k_b, N, C, spec.A);
+  ops.linear_forward(s.v, s.ln1, w.v_w, w.v_b, N, C, spec.A);
   if (spec.rotary) {  // in place: backward needs only the rotated q and k, and the positions
     ops.rotary_forward(s.q, s.q, batch.position_ids, N, spec.H, spec.D);
     ops.rotary_forward(s.k, s.k, batch.position_ids, N, spec.H, spec.D);
@@ -43,8 +66,10 @@ void mlp_branch_forward(Ops<Real>& ops, const Real* h, const LayerTensors<const 
 template <class Real>
 void o_proj_backward(Ops<Real>& ops, const Real* dout, const LayerTensors<Real*>& g, const LayerTensors<const Real*>& w,
                      const BlockSaved<Real>& s, const BlockScratch<Real>& sc, const BlockSpec<Real>& spec, int N) {
-  ops.fill(sc.datt, Real(0), static_cast<int64_t>(N) * spec.C);
-  ops.linear_backward(sc.datt, g.o_w, g.o_b, dout, s.att, w.o_w, N, spec.C, spec.C);
+  // Row-parallel under TP: dout is the full (replicated) gradient, d att this rank's heads', and
+  // the bias gradient Σ_n dout the same on every rank.
+  ops.fill(sc.datt, Real(0), static_cast<int64_t>(N) * spec.A);
+  ops.linear_backward(sc.datt, g.o_w, g.o_b, dout, s.att, w.o_w, N, spec.A, spec.C);
 }
 
 // Backward of down_proj: reads dout, leaves d act in scratch.
@@ -73,6 +98,7 @@ void mlp_rest_backward(Ops<Real>& ops, Real* dres, const Real* ln2_input, const 
     ops.gelu_backward(sc.dup, sc.dact, s.up, nf);
   }
   ops.linear_backward(sc.dln, g.up_w, g.up_b, sc.dup, s.ln2, w.up_w, N, C, F);
+  tp_all_reduce(spec, sc.dln, static_cast<int64_t>(N) * C);  // column-parallel input: sum the ranks' parts
   norm_backward(ops, spec.norm, dres, g.ln2_w, g.ln2_b, sc.dln, ln2_input, w.ln2_w, s.ln2_mean, s.ln2_rstd, N, C);
 }
 
@@ -83,25 +109,27 @@ void attention_rest_backward(Ops<Real>& ops, Real* dres, const Real* x, const La
                              const BlockScratch<Real>& sc, const BlockSpec<Real>& spec, const BlockBatch& batch) {
   const int N = batch.B * batch.T, C = spec.C;
   const int64_t nc = static_cast<int64_t>(N) * C;
-  ops.fill(sc.dq, Real(0), nc);
-  ops.fill(sc.dk, Real(0), nc);
-  ops.fill(sc.dv, Real(0), nc);
+  const int64_t na = static_cast<int64_t>(N) * spec.A;
+  ops.fill(sc.dq, Real(0), na);
+  ops.fill(sc.dk, Real(0), na);
+  ops.fill(sc.dv, Real(0), na);
   ops.attention_backward(sc.dq, sc.dk, sc.dv, sc.datt, s.q, s.k, s.v, s.att, s.probs, attention_args(spec, batch));
   // dq, dk are gradients of the rotated q, k; rotate them back to the projections' outputs.
   const Real* dq = sc.dq;
   const Real* dk = sc.dk;
   if (spec.rotary) {
-    ops.fill(sc.dq_rot, Real(0), nc);
-    ops.fill(sc.dk_rot, Real(0), nc);
+    ops.fill(sc.dq_rot, Real(0), na);
+    ops.fill(sc.dk_rot, Real(0), na);
     ops.rotary_backward(sc.dq_rot, sc.dq, batch.position_ids, N, spec.H, spec.D);
     ops.rotary_backward(sc.dk_rot, sc.dk, batch.position_ids, N, spec.H, spec.D);
     dq = sc.dq_rot;
     dk = sc.dk_rot;
   }
   ops.fill(sc.dln, Real(0), nc);
-  ops.linear_backward(sc.dln, g.q_w, g.q_b, dq, s.ln1, w.q_w, N, C, C);
-  ops.linear_backward(sc.dln, g.k_w, g.k_b, dk, s.ln1, w.k_w, N, C, C);
-  ops.linear_backward(sc.dln, g.v_w, g.v_b, sc.dv, s.ln1, w.v_w, N, C, C);
+  ops.linear_backward(sc.dln, g.q_w, g.q_b, dq, s.ln1, w.q_w, N, C, spec.A);
+  ops.linear_backward(sc.dln, g.k_w, g.k_b, dk, s.ln1, w.k_w, N, C, spec.A);
+  ops.linear_backward(sc.dln, g.v_w, g.v_b, sc.dv, s.ln1, w.v_w, N, C, spec.A);
+  tp_all_reduce(spec, sc.dln, nc);  // column-parallel input: sum the ranks' parts
   norm_backward(ops, spec.norm, dres, g.ln1_w, g.ln1_b, sc.dln, x, w.ln1_w, s.ln1_mean, s.ln1_rstd, N, C);
 }
 
@@ -132,7 +160,7 @@ void block_forward(Ops<Real>& ops, Real* out, const Real* x, const LayerTensors<
   const int64_t nc = static_cast<int64_t>(N) * C;
 
   attention_branch_forward(ops, x, w, s, spec, batch);
-  ops.linear_forward(s.mid, s.att, w.o_w, w.o_b, N, C, C);  // the attention branch's output
+  row_parallel_forward(ops, s.mid, s.att, w.o_w, w.o_b, N, spec.A, spec);  // the attention branch's output
   // Sequential: mid = x + attn, and the MLP reads LN2(mid). Parallel: the MLP reads LN2(x) and
   // mid stays the bare branch output, added at the end.
   if (!spec.parallel_residual) ops.residual_forward(s.mid, s.mid, x, nc);
@@ -140,7 +168,7 @@ void block_forward(Ops<Real>& ops, Real* out, const Real* x, const LayerTensors<
 
   norm_forward(ops, spec.norm, s.ln2, s.ln2_mean, s.ln2_rstd, ln2_input, w.ln2_w, w.ln2_b, N, C, spec.norm_eps);
   mlp_branch_forward(ops, s.ln2, w, s, spec, N);
-  ops.linear_forward(out, s.act, w.down_w, w.down_b, N, spec.F, C);
+  row_parallel_forward(ops, out, s.act, w.down_w, w.down_b, N, spec.F, spec);
   if (spec.parallel_residual) {
     ops.residual_forward(out, out, x, nc);
     ops.residual_forward(out, out, s.mid, nc);

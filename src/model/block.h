@@ -17,22 +17,31 @@
 #include <cstdint>
 
 #include "config/config.h"
+#include "dist/communicator.h"
 #include "model/param_layout.h"
 #include "ops/ops.h"
 
 namespace kiln {
 
 // What does not change from call to call.
+//
+// Under tensor parallelism (docs/tensor-parallel.md) H and F are this rank's share (H/tp heads,
+// ffn/tp columns), A = H·D is the width of this rank's q, k, v and attention output, and tp_comm
+// is the TP group: the block all-reduces the outputs of o_proj and down_proj (adding their
+// biases once, afterwards) and the input gradients of Q/K/V and gate/up. Without TP, A = C and
+// tp_comm is null.
 template <class Real>
 struct BlockSpec {
-  int C, H, D, F;                           // hidden, heads, head dim, MLP width
+  int C, H, D, F;                           // hidden, heads, head dim, MLP width (H, F: this rank's)
   NormType norm;
   Real norm_eps;
   Activation activation;
   bool parallel_residual;
   Real attn_scale;                          // 1/sqrt(D), or 1/D under µP's scale_qk_dot_by_d
   bool rotary;                              // rotary positions, with the ops' prepare_rotary table
-  const Real* alibi_slopes;                 // [H] in the ops' memory, or nullptr: no ALiBi
+  const Real* alibi_slopes;                 // [H] in the ops' memory (this rank's heads), or nullptr
+  int A = 0;                                // H·D: attention width on this rank (C without TP)
+  Communicator* tp_comm = nullptr;          // the TP group, or nullptr: no tensor parallelism
 };
 
 // The micro batch's shape and structure.
@@ -42,8 +51,8 @@ struct BlockBatch {
   const int32_t* doc_ids;       // [B, T], or nullptr: one document per row
 };
 
-// Saved by forward, read by backward. [N, C] unless noted; stats [N]; probs [B, H, T, T];
-// gate, up, act [N, F] (gate unused with GELU). For a parallel block `mid` holds the attention
+// Saved by forward, read by backward. [N, C] unless noted; stats [N]; q, k, v, att [N, A];
+// probs [B, H, T, T]; gate, up, act [N, F] (gate unused with GELU). For a parallel block `mid` holds the attention
 // branch's output (kept for symmetry; backward does not read it).
 template <class Real>
 struct BlockSaved {
@@ -55,7 +64,8 @@ struct BlockSaved {
   Real *gate, *up, *act;
 };
 
-// Gradient scratch, overwritten by every block_backward: [N, C] except dact, dgate, dup [N, F].
+// Gradient scratch, overwritten by every block_backward: dln [N, C]; datt, dq, dk, dv, dq_rot,
+// dk_rot [N, A]; dact, dgate, dup [N, F].
 template <class Real>
 struct BlockScratch {
   Real *dln, *datt, *dq, *dk, *dv, *dq_rot, *dk_rot;

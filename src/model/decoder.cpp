@@ -34,7 +34,8 @@ class ArenaPlan {
 }  // namespace
 
 template <class Real>
-Decoder<Real>::Decoder(const ModelConfig& model, int max_batch, int seq, std::unique_ptr<Ops<Real>> ops)
+Decoder<Real>::Decoder(const ModelConfig& model, int max_batch, int seq, std::unique_ptr<Ops<Real>> ops,
+                       TensorParallel tp)
     : model_(model),
       max_batch_(max_batch),
       seq_(seq),
@@ -43,10 +44,16 @@ Decoder<Real>::Decoder(const ModelConfig& model, int max_batch, int seq, std::un
       D_(static_cast<int>(model.head_dim())),
       F_(static_cast<int>(model.ffn())),
       V_(static_cast<int>(model.padded_vocab())),
+      tp_((validate_tensor_parallel(model, tp), tp.size > 1 ? tp : TensorParallel{})),
+      H_local_(H_ / tp_.size),
+      A_local_(H_local_ * D_),
+      F_local_(F_ / tp_.size),
+      V_local_(V_ / tp_.size),
+      vocab_begin_(tp_.rank * V_local_),
       emb_scale_(static_cast<Real>(model.mup.enabled ? model.mup.embeddings_scale : 1.0)),
       logit_scale_(static_cast<Real>(model.mup.enabled ? model.mup.output_alpha * model.mup_width_scale() : 1.0)),
-      registry_(make_param_registry(model)),
-      offsets_(resolve_param_offsets(registry_, model)),
+      layout_(model, tp_.rank, tp_.size),
+      offsets_(resolve_param_offsets(layout_.registry(), model)),
       ops_(ops ? std::move(ops) : std::make_unique<CpuOps<Real>>()) {
   if (max_batch < 1 || seq < 1) {
     throw std::invalid_argument("Decoder: max_batch (" + std::to_string(max_batch) + ") and seq (" +
@@ -57,25 +64,29 @@ Decoder<Real>::Decoder(const ModelConfig& model, int max_batch, int seq, std::un
     ops_->prepare_rotary(static_cast<int>(model.rotary_dims()), static_cast<int>(model.max_position_embeddings.value()),
                          model.rotary_theta);
   }
-  const Real* alibi_slopes = model.positions == PositionType::alibi ? ops_->prepare_alibi(H_, 0, H_) : nullptr;
+  // The slopes of this rank's heads: global heads [rank·H/tp, (rank + 1)·H/tp).
+  const Real* alibi_slopes =
+      model.positions == PositionType::alibi ? ops_->prepare_alibi(H_, tp_.rank * H_local_, H_local_) : nullptr;
   const bool qk_by_d = model.mup.enabled && model.mup.scale_qk_dot_by_d;
   spec_ = {C_,
-           H_,
+           H_local_,
            D_,
-           F_,
+           F_local_,
            model.norm,
            static_cast<Real>(model.norm_eps),
            model.activation,
            model.parallel_residual,
            static_cast<Real>(attention_scale(D_, qk_by_d)),
            rotary,
-           alibi_slopes};
+           alibi_slopes,
+           A_local_,
+           tp_.enabled() ? tp_.comm : nullptr};
 
   // ---- plan the arena ----
   const int64_t L = model.num_layers;
   const int64_t N = static_cast<int64_t>(max_batch) * seq;
-  const int64_t NC = N * C_, NF = N * F_;
-  const int64_t probs = static_cast<int64_t>(max_batch) * H_ * seq * seq;
+  const int64_t NC = N * C_, NF = N * F_local_, NA = N * A_local_;
+  const int64_t probs = static_cast<int64_t>(max_batch) * H_local_ * seq * seq;
   const bool swiglu = model.activation == Activation::swiglu;
 
   ArenaPlan<Real> plan;
@@ -86,11 +97,11 @@ Decoder<Real>::Decoder(const ModelConfig& model, int max_batch, int seq, std::un
     plan.take(s.ln1, NC);
     plan.take(s.ln1_mean, N);
     plan.take(s.ln1_rstd, N);
-    plan.take(s.q, NC);
-    plan.take(s.k, NC);
-    plan.take(s.v, NC);
+    plan.take(s.q, NA);
+    plan.take(s.k, NA);
+    plan.take(s.v, NA);
     plan.take(s.probs, probs);
-    plan.take(s.att, NC);
+    plan.take(s.att, NA);
     plan.take(s.mid, NC);
     plan.take(s.ln2, NC);
     plan.take(s.ln2_mean, N);
@@ -102,7 +113,8 @@ Decoder<Real>::Decoder(const ModelConfig& model, int max_batch, int seq, std::un
   plan.take(lnf_, NC);
   plan.take(lnf_mean_, N);
   plan.take(lnf_rstd_, N);
-  plan.take(logits_, N * V_);
+  plan.take(logits_, N * V_local_);
+  plan.take(ce_stats_, tp_.enabled() ? 3 * N : 0);
   plan.take(losses_, N);
   plan.take(mask_, N);
   // Gradient scratch: one set for the whole model, reused layer after layer.
@@ -110,12 +122,12 @@ Decoder<Real>::Decoder(const ModelConfig& model, int max_batch, int seq, std::un
   plan.take(dlnf_, NC);
   BlockScratch<Real>& sc = scratch_;
   plan.take(sc.dln, NC);
-  plan.take(sc.datt, NC);
-  plan.take(sc.dq, NC);
-  plan.take(sc.dk, NC);
-  plan.take(sc.dv, NC);
-  plan.take(sc.dq_rot, rotary ? NC : 0);
-  plan.take(sc.dk_rot, rotary ? NC : 0);
+  plan.take(sc.datt, NA);
+  plan.take(sc.dq, NA);
+  plan.take(sc.dk, NA);
+  plan.take(sc.dv, NA);
+  plan.take(sc.dq_rot, rotary ? NA : 0);
+  plan.take(sc.dk_rot, rotary ? NA : 0);
   plan.take(sc.dact, NF);
   plan.take(sc.dgate, swiglu ? NF : 0);
   plan.take(sc.dup, NF);
@@ -143,7 +155,14 @@ double Decoder<Real>::run_forward(const Real* params, const BatchView& batch, bo
   block_batch_ = {B, T, positions, batch.doc_ids};
 
   Ops<Real>& ops = *ops_;
-  ops.embedding_forward(residual_[0], batch.tokens, params + offsets_.embed, N, V_, C_, emb_scale_);
+  const int64_t NC = static_cast<int64_t>(N) * C_;
+  if (tp_.enabled()) {  // vocab-parallel: each rank looks up its rows, zeros elsewhere; sum them
+    ops.embedding_forward_vocab_range(residual_[0], batch.tokens, params + offsets_.embed, N, vocab_begin_, V_local_,
+                                      C_, emb_scale_);
+    tp_.comm->all_reduce(residual_[0], static_cast<size_t>(NC), comm_dtype<Real>(), ReduceOp::sum);
+  } else {
+    ops.embedding_forward(residual_[0], batch.tokens, params + offsets_.embed, N, V_, C_, emb_scale_);
+  }
   for (size_t l = 0; l < saved_.size(); ++l) {
     block_forward(ops, residual_[l + 1], residual_[l], bind_layer(offsets_.layers[l], params), saved_[l], spec_,
                   block_batch_);
@@ -151,13 +170,18 @@ double Decoder<Real>::run_forward(const Real* params, const BatchView& batch, bo
   norm_forward(ops, model_.norm, lnf_, lnf_mean_, lnf_rstd_, residual_.back(), params + offsets_.norm_w,
                at_offset(params, offsets_.norm_b), N, C_, spec_.norm_eps);
   const int64_t head = offsets_.lm_head >= 0 ? offsets_.lm_head : offsets_.embed;  // tied: the embedding
-  ops.linear_forward(logits_, lnf_, params + head, nullptr, N, C_, V_);
+  ops.linear_forward(logits_, lnf_, params + head, nullptr, N, C_, V_local_);
 
   if (batch.loss_mask)
     ops.convert(mask_, batch.loss_mask, N);
   else
     ops.fill(mask_, Real(1), N);
   // In place: the logits are not needed once their gradient exists.
+  if (tp_.enabled()) {  // vocab-parallel: [N, V/tp] logits, three statistics reduced per token
+    return vocab_parallel_cross_entropy(ops, tp_.comm, for_backward ? logits_ : nullptr, losses_, logits_,
+                                        batch.targets, mask_, N, V_local_, vocab_begin_, logit_scale_, dloss_scale,
+                                        ce_stats_);
+  }
   return ops.softmax_cross_entropy(for_backward ? logits_ : nullptr, losses_, logits_, batch.targets, mask_, N, V_,
                                    logit_scale_, dloss_scale);
 }
@@ -186,7 +210,9 @@ void Decoder<Real>::backward(const Real* params, Real* grads) {
   const int64_t head = offsets_.lm_head >= 0 ? offsets_.lm_head : offsets_.embed;
   Ops<Real>& ops = *ops_;
   ops.fill(dlnf_, Real(0), NC);
-  ops.linear_backward(dlnf_, grads + head, nullptr, logits_, lnf_, params + head, N, C_, V_);
+  ops.linear_backward(dlnf_, grads + head, nullptr, logits_, lnf_, params + head, N, C_, V_local_);
+  // The LM head is column-parallel over the vocabulary: sum the ranks' parts of d lnf.
+  if (tp_.enabled()) tp_.comm->all_reduce(dlnf_, static_cast<size_t>(NC), comm_dtype<Real>(), ReduceOp::sum);
 
   ops.fill(dres_, Real(0), NC);
   norm_backward(ops, model_.norm, dres_, grads + offsets_.norm_w, at_offset(grads, offsets_.norm_b), dlnf_,
@@ -196,7 +222,12 @@ void Decoder<Real>::backward(const Real* params, Real* grads) {
     block_backward(ops, dres_, bind_layer(offsets_.layers[l], grads), residual_[l],
                    bind_layer(offsets_.layers[l], params), saved_[l], scratch_, spec_, block_batch_);
   }
-  ops.embedding_backward(grads + offsets_.embed, dres_, batch_.tokens, N, V_, C_, emb_scale_);
+  if (tp_.enabled()) {
+    ops.embedding_backward_vocab_range(grads + offsets_.embed, dres_, batch_.tokens, N, vocab_begin_, V_local_, C_,
+                                       emb_scale_);
+  } else {
+    ops.embedding_backward(grads + offsets_.embed, dres_, batch_.tokens, N, V_, C_, emb_scale_);
+  }
 }
 
 template class Decoder<float>;

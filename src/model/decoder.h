@@ -18,6 +18,12 @@
 // the caller allocates (registry().total_numel() elements) and owns. The decoder only keeps
 // offsets into them.
 //
+// Tensor parallelism (docs/tensor-parallel.md): given a TensorParallel context of size > 1, the
+// decoder holds this rank's shards (layout(): the local registry and the map to global tensors),
+// runs H/tp heads, ffn/tp MLP columns and Vpad/tp vocabulary entries, and makes the TP group's
+// collectives itself. Every rank of the group calls forward/backward/evaluate together with the
+// same batch; each returns the same loss and token losses. Its logits stay [N, Vpad/tp].
+//
 // Not thread-safe: one Decoder runs one micro batch at a time.
 #pragma once
 
@@ -29,6 +35,7 @@
 #include "data/batch.h"
 #include "model/block.h"
 #include "model/param_layout.h"
+#include "model/tensor_parallel.h"
 #include "ops/ops.h"
 #include "tensor/param_registry.h"
 
@@ -42,13 +49,19 @@ class Decoder {
   // `ops` runs every op (the decoder keeps it, and prepares its rotary table or ALiBi slopes);
   // nullptr means a CpuOps. Parameters, gradients and the batch's arrays must then live where
   // ops.device() says.
-  Decoder(const ModelConfig& model, int max_batch, int seq, std::unique_ptr<Ops<Real>> ops = nullptr);
+  // `tp`: the tensor-parallel group (default: none); throws std::invalid_argument as
+  // validate_tensor_parallel does for a context that cannot split this model.
+  Decoder(const ModelConfig& model, int max_batch, int seq, std::unique_ptr<Ops<Real>> ops = nullptr,
+          TensorParallel tp = {});
   // The arena holds pointers into itself and the spec points at members: no copies, no moves.
   Decoder(const Decoder&) = delete;
   Decoder& operator=(const Decoder&) = delete;
 
-  // The flat layout of parameters and gradients.
-  const ParamRegistry& registry() const { return registry_; }
+  // The flat layout of parameters and gradients: this rank's shards under TP.
+  const ParamRegistry& registry() const { return layout_.registry(); }
+  // The registry together with each tensor's global shape and split (tensor_parallel.h).
+  const TpLayout& layout() const { return layout_; }
+  const TensorParallel& tensor_parallel() const { return tp_; }
 
   // Runs the model on `batch` and returns Σ_n mask[n]·loss[n] over its tokens (in double, in token
   // order). Saves what backward() needs and leaves d loss / d logits in place, computed for the
@@ -85,8 +98,10 @@ class Decoder {
   ModelConfig model_;
   int max_batch_, seq_;
   int C_, H_, D_, F_, V_;
+  TensorParallel tp_;
+  int H_local_, A_local_, F_local_, V_local_, vocab_begin_;  // this rank's heads, q/k/v width, MLP width, vocabulary
   Real emb_scale_, logit_scale_;
-  ParamRegistry registry_;
+  TpLayout layout_;
   ModelParamOffsets offsets_;
   std::unique_ptr<Ops<Real>> ops_;
   BlockSpec<Real> spec_;
@@ -98,7 +113,8 @@ class Decoder {
   std::vector<BlockSaved<Real>> saved_;
   BlockScratch<Real> scratch_;
   Real *lnf_, *lnf_mean_, *lnf_rstd_;
-  Real* logits_;                     // [N, V]; d logits after forward()
+  Real* logits_;                     // [N, V_local]; d logits after forward()
+  Real* ce_stats_;                   // [3N] the vocab-parallel cross-entropy's statistics (TP only)
   Real* losses_;                     // [N]
   Real* mask_;                       // [N] the batch's loss mask in Real, as the kernel takes it
   Real *dres_, *dlnf_;               // [N, C] gradient scratch of the residual stream / final norm

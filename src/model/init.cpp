@@ -31,11 +31,17 @@ InitRule init_rule(ParamRole role, const ModelConfig& model) {
   throw std::logic_error("init_rule: unknown role");
 }
 
-template <class Real>
-void init_parameters(Real* params, const ParamRegistry& registry, const ModelConfig& model, uint64_t seed) {
+namespace {
+
+// Fills every tensor of `registry`; element i of tensor `index` takes the draw of the global
+// element global(index, i) (i itself without tensor parallelism).
+template <class Real, class GlobalElement>
+void fill_parameters(Real* params, const ParamRegistry& registry, const ModelConfig& model, uint64_t seed,
+                     const GlobalElement& global) {
   const bool truncated = model.init.method == InitMethod::truncated_normal;
   const double bound = model.init.truncation;
-  for (const ParamEntry& e : registry) {
+  for (size_t index = 0; index < registry.size(); ++index) {
+    const ParamEntry& e = registry.entries()[index];
     const InitRule rule = init_rule(param_role(e.name), model);
     Real* out = params + e.offset;
     const int64_t n = e.numel();
@@ -49,11 +55,24 @@ void init_parameters(Real* params, const ParamRegistry& registry, const ModelCon
     // tensors are not worth waking a thread team for.
 #pragma omp parallel for schedule(static) if (n >= (int64_t{1} << 16))
     for (int64_t i = 0; i < n; ++i) {
-      const auto u = static_cast<uint64_t>(i);
+      const auto u = static_cast<uint64_t>(global(index, i));
       const double z = truncated ? rng.truncated_normal(u, bound) : rng.normal(u);
       out[i] = static_cast<Real>(rule.std * z);
     }
   }
+}
+
+}  // namespace
+
+template <class Real>
+void init_parameters(Real* params, const ParamRegistry& registry, const ModelConfig& model, uint64_t seed) {
+  fill_parameters(params, registry, model, seed, [](size_t, int64_t i) { return i; });
+}
+
+template <class Real>
+void init_parameters(Real* params, const TpLayout& layout, const ModelConfig& model, uint64_t seed) {
+  fill_parameters(params, layout.registry(), model, seed,
+                  [&layout](size_t index, int64_t i) { return layout.global_element(index, i); });
 }
 
 void init_parameters(Buffer& params, const ParamRegistry& registry, const ModelConfig& model, uint64_t seed) {
@@ -64,7 +83,18 @@ void init_parameters(Buffer& params, const ParamRegistry& registry, const ModelC
   init_parameters(params.data<float>(), registry, model, seed);
 }
 
+void init_parameters(Buffer& params, const TpLayout& layout, const ModelConfig& model, uint64_t seed) {
+  if (params.numel() < layout.registry().total_numel()) {
+    throw std::invalid_argument("init_parameters: buffer of " + std::to_string(params.numel()) +
+                                " elements is shorter than the layout's " +
+                                std::to_string(layout.registry().total_numel()));
+  }
+  init_parameters(params.data<float>(), layout, model, seed);
+}
+
 template void init_parameters<float>(float*, const ParamRegistry&, const ModelConfig&, uint64_t);
 template void init_parameters<double>(double*, const ParamRegistry&, const ModelConfig&, uint64_t);
+template void init_parameters<float>(float*, const TpLayout&, const ModelConfig&, uint64_t);
+template void init_parameters<double>(double*, const TpLayout&, const ModelConfig&, uint64_t);
 
 }  // namespace kiln

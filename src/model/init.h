@@ -26,6 +26,7 @@
 
 #include "config/config.h"
 #include "model/param_names.h"
+#include "model/tensor_parallel.h"
 #include "tensor/buffer.h"
 #include "tensor/param_registry.h"
 
@@ -45,8 +46,17 @@ InitRule init_rule(ParamRole role, const ModelConfig& model);
 template <class Real>
 void init_parameters(Real* params, const ParamRegistry& registry, const ModelConfig& model, uint64_t seed);
 
+// A tensor-parallel rank's shards (layout.registry()'s flat layout): every element gets exactly
+// the value the tp = 1 model's init gives the global element it holds (the draw at the global
+// index, TpLayout::global_element), so the ranks' slices put together are the global init.
+// With a tp = 1 layout this is the overload above.
+template <class Real>
+void init_parameters(Real* params, const TpLayout& layout, const ModelConfig& model, uint64_t seed);
+
 // The same for an fp32 Buffer. Throws std::invalid_argument if it is too short, std::logic_error if
 // it is not fp32.
 void init_parameters(Buffer& params, const ParamRegistry& registry, const ModelConfig& model, uint64_t seed);
+// The same for a TP rank's fp32 Buffer (at least layout.registry().total_numel() elements).
+void init_parameters(Buffer& params, const TpLayout& layout, const ModelConfig& model, uint64_t seed);
 
 }  // namespace kiln

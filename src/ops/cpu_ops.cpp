@@ -113,6 +113,23 @@ void CpuOps<Real>::linear_backward(Real* dinp, Real* dweight, Real* dbias, const
 }
 
 template <class Real>
+void CpuOps<Real>::bias_add_forward(Real* out, const Real* bias, int N, int OC) {
+  cpu::bias_add_forward(out, bias, N, OC);
+}
+
+template <class Real>
+void CpuOps<Real>::embedding_forward_vocab_range(Real* out, const int32_t* ids, const Real* wte_shard, int N,
+                                                 int vocab_begin, int V_local, int C, Real scale) {
+  cpu::embedding_forward_vocab_range(out, ids, wte_shard, N, vocab_begin, V_local, C, scale);
+}
+
+template <class Real>
+void CpuOps<Real>::embedding_backward_vocab_range(Real* dwte_shard, const Real* dout, const int32_t* ids, int N,
+                                                  int vocab_begin, int V_local, int C, Real scale) {
+  cpu::embedding_backward_vocab_range(dwte_shard, dout, ids, N, vocab_begin, V_local, C, scale);
+}
+
+template <class Real>
 void CpuOps<Real>::swiglu_forward(Real* out, const Real* gate, const Real* up, int64_t n) {
   cpu::swiglu_forward(out, gate, up, n);
 }
@@ -157,6 +174,28 @@ template <class Real>
 double CpuOps<Real>::softmax_cross_entropy(Real* dlogits, Real* losses, const Real* logits, const int32_t* targets,
                                            const Real* mask, int N, int V, Real logit_scale, Real dloss_scale) {
   return cpu::softmax_cross_entropy(dlogits, losses, logits, targets, mask, N, V, logit_scale, dloss_scale);
+}
+
+template <class Real>
+void CpuOps<Real>::vocab_parallel_ce_max(Real* row_max, const Real* logits, const Real* mask, int N, int V_local,
+                                         Real logit_scale) {
+  cpu::vocab_parallel_ce_max(row_max, logits, mask, N, V_local, logit_scale);
+}
+
+template <class Real>
+void CpuOps<Real>::vocab_parallel_ce_sums(Real* sums, const Real* logits, const int32_t* targets, const Real* mask,
+                                          const Real* row_max, int N, int V_local, int vocab_begin,
+                                          Real logit_scale) {
+  cpu::vocab_parallel_ce_sums(sums, logits, targets, mask, row_max, N, V_local, vocab_begin, logit_scale);
+}
+
+template <class Real>
+double CpuOps<Real>::vocab_parallel_ce_finish(Real* dlogits, Real* losses, const Real* logits,
+                                              const int32_t* targets, const Real* mask, const Real* row_max,
+                                              const Real* sums, int N, int V_local, int vocab_begin,
+                                              Real logit_scale, Real dloss_scale) {
+  return cpu::vocab_parallel_ce_finish(dlogits, losses, logits, targets, mask, row_max, sums, N, V_local,
+                                       vocab_begin, logit_scale, dloss_scale);
 }
 
 template <class Real>

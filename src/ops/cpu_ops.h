@@ -41,6 +41,10 @@ class CpuOps final : public Ops<Real> {
   void embedding_forward(Real* out, const int32_t* ids, const Real* wte, int N, int V, int C, Real scale) override;
   void embedding_backward(Real* dwte, const Real* dout, const int32_t* ids, int N, int V, int C,
                           Real scale) override;
+  void embedding_forward_vocab_range(Real* out, const int32_t* ids, const Real* wte_shard, int N, int vocab_begin,
+                                     int V_local, int C, Real scale) override;
+  void embedding_backward_vocab_range(Real* dwte_shard, const Real* dout, const int32_t* ids, int N,
+                                      int vocab_begin, int V_local, int C, Real scale) override;
 
   void layernorm_forward(Real* out, Real* mean, Real* rstd, const Real* inp, const Real* weight, const Real* bias,
                          int N, int C, Real eps) override;
@@ -55,6 +59,7 @@ class CpuOps final : public Ops<Real> {
                       int OC) override;
   void linear_backward(Real* dinp, Real* dweight, Real* dbias, const Real* dout, const Real* inp,
                        const Real* weight, int N, int IC, int OC) override;
+  void bias_add_forward(Real* out, const Real* bias, int N, int OC) override;
 
   void swiglu_forward(Real* out, const Real* gate, const Real* up, int64_t n) override;
   void swiglu_backward(Real* dgate, Real* dup, const Real* dout, const Real* gate, const Real* up,
@@ -69,6 +74,14 @@ class CpuOps final : public Ops<Real> {
 
   double softmax_cross_entropy(Real* dlogits, Real* losses, const Real* logits, const int32_t* targets,
                                const Real* mask, int N, int V, Real logit_scale, Real dloss_scale) override;
+
+  void vocab_parallel_ce_max(Real* row_max, const Real* logits, const Real* mask, int N, int V_local,
+                             Real logit_scale) override;
+  void vocab_parallel_ce_sums(Real* sums, const Real* logits, const int32_t* targets, const Real* mask,
+                              const Real* row_max, int N, int V_local, int vocab_begin, Real logit_scale) override;
+  double vocab_parallel_ce_finish(Real* dlogits, Real* losses, const Real* logits, const int32_t* targets,
+                                  const Real* mask, const Real* row_max, const Real* sums, int N, int V_local,
+                                  int vocab_begin, Real logit_scale, Real dloss_scale) override;
 
   void rotary_forward(Real* out, const Real* inp, const int32_t* pos, int N, int H, int D) override;
   void rotary_backward(Real* dinp, const Real* dout, const int32_t* pos, int N, int H, int D) override;

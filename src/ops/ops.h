@@ -84,6 +84,13 @@ class Ops {
                                  Real scale) = 0;
   virtual void embedding_backward(Real* dwte, const Real* dout, const int32_t* ids, int N, int V, int C,
                                   Real scale) = 0;
+  // Vocab-parallel forms (tensor parallelism): wte_shard holds rows [vocab_begin, vocab_begin +
+  // V_local) of the table; ids outside that range give zero rows forward and nothing backward.
+  // The caller all-reduces the forward output over the TP group.
+  virtual void embedding_forward_vocab_range(Real* out, const int32_t* ids, const Real* wte_shard, int N,
+                                             int vocab_begin, int V_local, int C, Real scale) = 0;
+  virtual void embedding_backward_vocab_range(Real* dwte_shard, const Real* dout, const int32_t* ids, int N,
+                                              int vocab_begin, int V_local, int C, Real scale) = 0;
 
   // ---- cpu/layernorm.h ----
   virtual void layernorm_forward(Real* out, Real* mean, Real* rstd, const Real* inp, const Real* weight,
@@ -100,6 +107,9 @@ class Ops {
                               int OC) = 0;
   virtual void linear_backward(Real* dinp, Real* dweight, Real* dbias, const Real* dout, const Real* inp,
                                const Real* weight, int N, int IC, int OC) = 0;
+  // out[n, :] += bias: a row-parallel linear's bias, added once after the all-reduce (its
+  // gradient is linear_backward's dbias).
+  virtual void bias_add_forward(Real* out, const Real* bias, int N, int OC) = 0;
 
   // ---- cpu/mlp_activation.h ----
   virtual void swiglu_forward(Real* out, const Real* gate, const Real* up, int64_t n) = 0;
@@ -117,6 +127,19 @@ class Ops {
   // ---- cpu/cross_entropy.h: returns Σ_n losses[n] (on the host); OVERWRITES dlogits ----
   virtual double softmax_cross_entropy(Real* dlogits, Real* losses, const Real* logits, const int32_t* targets,
                                        const Real* mask, int N, int V, Real logit_scale, Real dloss_scale) = 0;
+
+  // ---- cpu/cross_entropy.h, vocab-parallel form: logits [N, V_local] hold vocabulary entries
+  // [vocab_begin, vocab_begin + V_local). The caller all-reduces row_max (MAX) after the first
+  // call and sums ([2N], SUM) after the second; model/tensor_parallel.h's
+  // vocab_parallel_cross_entropy runs the whole sequence. ----
+  virtual void vocab_parallel_ce_max(Real* row_max, const Real* logits, const Real* mask, int N, int V_local,
+                                     Real logit_scale) = 0;
+  virtual void vocab_parallel_ce_sums(Real* sums, const Real* logits, const int32_t* targets, const Real* mask,
+                                      const Real* row_max, int N, int V_local, int vocab_begin,
+                                      Real logit_scale) = 0;
+  virtual double vocab_parallel_ce_finish(Real* dlogits, Real* losses, const Real* logits, const int32_t* targets,
+                                          const Real* mask, const Real* row_max, const Real* sums, int N,
+                                          int V_local, int vocab_begin, Real logit_scale, Real dloss_scale) = 0;
 
   // ---- cpu/rotary.h, with the table of prepare_rotary (std::logic_error without one) ----
   virtual void rotary_forward(Real* out, const Real* inp, const int32_t* pos, int N, int H, int D) = 0;

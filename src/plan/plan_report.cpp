@@ -33,6 +33,7 @@ std::string gib(int64_t bytes) {
 
 const char* name(Activation a) { return a == Activation::swiglu ? "swiglu" : "gelu"; }
 const char* name(NormType n) { return n == NormType::layernorm ? "layernorm" : "rmsnorm"; }
+const char* name(Precision p) { return p == Precision::bf16 ? "bf16" : "fp32"; }
 
 void model_summary(std::ostringstream& out, const ModelConfig& m) {
   out << "model: " << m.num_layers << " layers, hidden " << m.hidden_size << ", " << m.num_heads
@@ -86,6 +87,52 @@ void memory_table(std::ostringstream& out, const Plan& plan) {
   row("total", m.total);
 }
 
+// Decimal gigabytes beside the exact byte count: transfer times are figured against link rates
+// quoted in GB/s (10^9), unlike memory, which the table above gives in GiB.
+void comm_table(std::ostringstream& out, const Plan& plan, const Config& config) {
+  const CommVolume& c = plan.comm;
+  const auto row = [&](const std::string& label, int64_t bytes) {
+    out << fmt("    %-36s %17s B %9.3f GB\n", label.c_str(), with_commas(bytes).c_str(),
+               static_cast<double>(bytes) / 1e9);
+  };
+  out << "\ncommunication per rank per step (bytes each rank sends; a ring receives as many):\n";
+
+  if (plan.data == 1) {
+    out << "  data parallel: dp 1, no gradient reduction\n";
+  } else {
+    out << "  data parallel: dp " << plan.data << ", ZeRO stage " << plan.zero_stage
+        << ", once per step, gradient buffer " << with_commas(c.dp.grad_buffer_bytes) << " B\n";
+    const std::string grad = name(config.parallel.grad_reduce_dtype);
+    if (plan.zero_stage == 1) {
+      row("gradient reduce-scatter (" + grad + ")", c.dp.reduce_scatter);
+      row(std::string("weight all-gather (") + name(config.train.precision) + ")", c.dp.all_gather);
+    } else {
+      row("gradient all-reduce (" + grad + ")", c.dp.all_reduce);
+    }
+  }
+
+  const TensorParallelComm& t = c.tp;
+  if (plan.tensor == 1) {
+    out << "  tensor parallel: tp 1, no all-reduces\n";
+  } else {
+    out << "  tensor parallel: tp " << plan.tensor << ", per micro batch of [" << plan.micro_batch
+        << ", " << config.model.seq_length << ", " << config.model.hidden_size << "] "
+        << name(config.train.precision) << " = " << with_commas(t.activation_bytes)
+        << " B, × " << plan.grad_accum << " per step\n";
+    row(fmt("layers (%lld × %lld all-reduces)", static_cast<long long>(config.model.num_layers),
+            static_cast<long long>(t.all_reduces_per_layer)),
+        t.layers);
+    row("embedding output (forward)", t.embedding);
+    row("lm head input gradient (backward)", t.lm_head);
+    row("cross-entropy statistics (fp32)", t.cross_entropy);
+    row(fmt("per micro batch (%lld all-reduces)", static_cast<long long>(t.calls_per_micro_batch)),
+        t.per_micro_batch);
+    row("per step", t.per_step);
+  }
+  out << fmt("  %-38s %17s B %9.3f GB\n", "total per step", with_commas(c.total_per_step).c_str(),
+             static_cast<double>(c.total_per_step) / 1e9);
+}
+
 }  // namespace
 
 std::string format_plan(const Plan& plan, const Config& config) {
@@ -104,6 +151,8 @@ std::string format_plan(const Plan& plan, const Config& config) {
       << " × accum " << plan.grad_accum << " × dp " << plan.data << " = global batch "
       << plan.global_batch << " sequences, " << with_commas(plan.tokens_per_step)
       << " tokens per step\n";
+
+  comm_table(out, plan, config);
   return out.str();
 }
 
@@ -112,6 +161,7 @@ nlohmann::json plan_to_json(const Plan& plan) {
   const LayerParams& l = c.layer;
   const ActivationBytes& a = plan.activations;
   const MemoryBytes& m = plan.memory;
+  const CommVolume& comm = plan.comm;
   return {
       {"params",
        {{"embedding", c.embedding},
@@ -157,6 +207,24 @@ nlohmann::json plan_to_json(const Plan& plan) {
           {"logits_lse", a.logits_lse},
           {"final_norm", a.final_norm},
           {"total", a.total}}}}},
+      {"comm_bytes_per_rank",
+       {{"data_parallel",
+         {{"grad_buffer", comm.dp.grad_buffer_bytes},
+          {"reduce_scatter", comm.dp.reduce_scatter},
+          {"all_gather", comm.dp.all_gather},
+          {"all_reduce", comm.dp.all_reduce},
+          {"total_per_step", comm.dp.total}}},
+        {"tensor_parallel",
+         {{"activation", comm.tp.activation_bytes},
+          {"all_reduces_per_layer", comm.tp.all_reduces_per_layer},
+          {"layers", comm.tp.layers},
+          {"embedding", comm.tp.embedding},
+          {"lm_head", comm.tp.lm_head},
+          {"cross_entropy", comm.tp.cross_entropy},
+          {"per_micro_batch", comm.tp.per_micro_batch},
+          {"calls_per_micro_batch", comm.tp.calls_per_micro_batch},
+          {"per_step", comm.tp.per_step}}},
+        {"total_per_step", comm.total_per_step}}},
   };
 }
 

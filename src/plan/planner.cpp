@@ -12,11 +12,11 @@ int64_t norm_params(const ModelConfig& m, bool bias) {
   return m.hidden_size * (has_bias ? 2 : 1);
 }
 
-int64_t bytes_per(Precision p) { return p == Precision::bf16 ? 2 : 4; }
-
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 }  // namespace
+
+int64_t precision_bytes(Precision p) { return p == Precision::bf16 ? 2 : 4; }
 
 ParamCounts count_parameters(const ModelConfig& m) {
   const int64_t d = m.hidden_size;
@@ -76,7 +76,7 @@ ActivationBytes estimate_activations(const Config& config) {
   const int64_t a = m.num_heads;
   const int64_t t = config.parallel.tensor;
   const int64_t v = m.padded_vocab();
-  const int64_t e = bytes_per(config.train.precision);
+  const int64_t e = precision_bytes(config.train.precision);
   const int64_t sb = s * b;
 
   const int64_t mlp_intermediates = e * mlp_matrices(m.activation) * sb * f / t;
@@ -124,8 +124,8 @@ Plan make_plan(const Config& config) {
 
   const bool bf16 = config.train.precision == Precision::bf16;
   MemoryBytes& mem = p.memory;
-  mem.weights = p.per_rank_params * bytes_per(config.train.precision);
-  mem.gradients = p.per_rank_params * bytes_per(config.parallel.grad_reduce_dtype);
+  mem.weights = p.per_rank_params * precision_bytes(config.train.precision);
+  mem.gradients = p.per_rank_params * precision_bytes(config.parallel.grad_reduce_dtype);
   // bf16 keeps an fp32 master copy beside Adam's m and v; fp32 updates the weights in place.
   mem.optimizer = p.optimizer_shard_params * (bf16 ? 12 : 8);
   mem.activations = p.activations.total;
@@ -135,6 +135,8 @@ Plan make_plan(const Config& config) {
   p.grad_accum = config.batch.grad_accum.value();
   p.global_batch = config.batch.global_batch.value();
   p.tokens_per_step = config.tokens_per_step();
+
+  p.comm = estimate_comm(config);
   return p;
 }
 

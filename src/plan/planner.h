@@ -1,5 +1,6 @@
-// The planner: exact parameter counts, FLOPs per token and a per-rank memory estimate for a
-// loaded Config, computed from the config alone (no model is built, nothing is allocated).
+// The planner: exact parameter counts, FLOPs per token, a per-rank memory estimate and per-rank
+// communication volume (comm_volume.h) for a loaded Config, computed from the config alone (no
+// model is built, nothing is allocated).
 //
 // Every function expects a Config as the loader produces it: optionals engaged and validated, in
 // particular parallel.tensor divides num_heads, hidden_size, ffn() and padded_vocab(). Under that
@@ -9,6 +10,7 @@
 #include <cstdint>
 
 #include "config/config.h"
+#include "plan/comm_volume.h"
 
 namespace kiln {
 
@@ -39,6 +41,9 @@ struct ParamCounts {
   // tied, because the output projection costs its matmul FLOPs whether or not it shares storage.
   int64_t n_flops = 0;
 };
+
+// Bytes of one element: 2 for bf16, 4 for fp32.
+int64_t precision_bytes(Precision p);
 
 ParamCounts count_parameters(const ModelConfig& model);
 
@@ -113,6 +118,8 @@ struct Plan {
   int64_t grad_accum = 0;  // micro batches per optimizer step
   int64_t global_batch = 0;
   int64_t tokens_per_step = 0;
+
+  CommVolume comm;  // bytes each rank sends per step (comm_volume.h)
 };
 
 Plan make_plan(const Config& config);

@@ -12,14 +12,15 @@
 #include "data/prefetcher.h"
 #include "data/shard_streams.h"
 #include "data/synthetic_source.h"
+#include "dist/process_grid.h"
 #include "log/metrics_writer.h"
 #include "model/decoder.h"
 #include "model/init.h"
-#include "optim/adamw_optimizer.h"
 #include "optim/lr_schedule.h"
 #include "optim/param_groups.h"
 #include "tensor/bf16.h"
 #include "tensor/buffer.h"
+#include "train/zero_optimizer.h"
 #include "tokenizer/tokenizer.h"
 
 namespace kiln {
@@ -27,12 +28,15 @@ namespace kiln {
 namespace {
 
 // What this build can train, checked before anything is allocated.
-void check_supported(const Config& c) {
+void check_supported(const Config& c, const ProcessGrid& grid) {
   if (c.train.device != Device::cpu)
     throw std::runtime_error("train.device = cuda: the CUDA backend is not in this build yet; use train.device=cpu");
-  if (c.world_size() != 1)
-    throw std::runtime_error("parallel.tensor × parallel.data = " + std::to_string(c.world_size()) +
-                             ": multi-rank training is not in this build yet; use one rank");
+  if (c.parallel.tensor != grid.tp_size || c.parallel.data != grid.dp_size)
+    throw std::runtime_error("parallel.tensor = " + std::to_string(c.parallel.tensor) + " and parallel.data = " +
+                             std::to_string(c.parallel.data) + " need " + std::to_string(c.world_size()) +
+                             " ranks, but this process runs in a grid of tp " + std::to_string(grid.tp_size) +
+                             " × dp " + std::to_string(grid.dp_size) +
+                             "; launch with mpirun -n " + std::to_string(c.world_size()) + " (launch/mpirun.sh)");
   if (c.train.recompute != Recompute::none)
     throw std::runtime_error("train.recompute = " + std::string(enum_name(c.train.recompute)) +
                              ": activation recomputation is not in this build yet; use none");
@@ -64,8 +68,8 @@ DataStreams open_data(const Config& c) {
   return {std::move(shards.train), std::move(shards.valid)};
 }
 
-StepSlicing slicing_of(const Config& c) {
-  return {c.batch.micro_batch, *c.batch.grad_accum, c.parallel.data, /*dp_rank=*/0};
+StepSlicing slicing_of(const Config& c, const ProcessGrid& grid) {
+  return {c.batch.micro_batch, *c.batch.grad_accum, c.parallel.data, grid.dp_rank};
 }
 
 double unmasked_targets(const BatchStorage& b) {
@@ -78,78 +82,101 @@ double unmasked_targets(const BatchStorage& b) {
 
 struct Trainer::State {
   const Config config;
+  ProcessGrid& grid;
   Decoder<float> model;
-  Buffer params, grads;
-  Buffer params_bf16;  // the optimizer's bf16 output, widened into params (bf16 runs only)
-  std::optional<AdamWOptimizer> optimizer;
+  Buffer params, grads;  // the whole (TP-local) flat layout, padded for the DP shards
+  std::optional<ZeroOptimizer> optimizer;
   LrSchedule schedule;
   DataStreams data;
   std::optional<Prefetcher> prefetcher;
   BatchStorage eval_batch;
   std::optional<MetricsWriter> metrics;
 
-  explicit State(const Config& c)
+  State(const Config& c, ProcessGrid& g)
       : config(c),
-        model(c.model, static_cast<int>(c.batch.micro_batch), static_cast<int>(c.model.seq_length)),
-        params(DType::fp32, model.registry().total_numel()),
-        grads(DType::fp32, model.registry().total_numel()),
-        params_bf16(DType::bf16, c.train.precision == Precision::bf16 ? model.registry().total_numel() : 0),
+        grid(g),
+        model(c.model, static_cast<int>(c.batch.micro_batch), static_cast<int>(c.model.seq_length), nullptr,
+              TensorParallel::of(*g.tp)),
+        params(DType::fp32, ZeroOptimizer::padded_numel(model.registry(), g.dp_size)),
+        grads(DType::fp32, ZeroOptimizer::padded_numel(model.registry(), g.dp_size)),
         schedule(c.schedule, c.optimizer.lr, c.train.steps),
         data(open_data(c)),
         eval_batch(static_cast<int>(c.batch.micro_batch), static_cast<int>(c.model.seq_length)) {
-    init_parameters(params, model.registry(), c.model, static_cast<uint64_t>(c.train.seed));
+    // Each tensor-parallel rank gets its slice of the global draw, so any layout starts from the
+    // same model.
+    init_parameters(params, model.layout(), c.model, static_cast<uint64_t>(c.train.seed));
     // The masters start from the fp32 draws; the model sees them as stored in its precision.
-    optimizer.emplace(model.registry(), c.optimizer, params.data<float>());
-    if (c.train.precision == Precision::bf16) round_params_to_bf16();
+    optimizer.emplace(model.registry(), c, params.data<float>(), *grid.dp, *grid.tp, norm_ranges());
+    if (c.train.precision == Precision::bf16) round_to_bf16_in_place(params.data<float>(), static_cast<size_t>(params.numel()));
   }
 
-  void round_params_to_bf16() {
-    const size_t n = static_cast<size_t>(params.numel());
-    to_bf16(params.data<float>(), params_bf16.data<bf16>(), n);
-    to_float(params_bf16.data<bf16>(), params.data<float>(), n);
+  // Under tensor parallelism a replicated tensor's gradient is the same on every TP rank and
+  // counts towards the norm once (TpLayout::norm_ranges); without it every element counts.
+  NormRanges norm_ranges() const {
+    NormRanges out;
+    if (grid.tp_size == 1) return out;
+    for (const ElementRange& r : model.layout().norm_ranges()) out.emplace_back(r.begin, r.end);
+    return out;
   }
 
-  ParamOutput param_output() {
-    if (config.train.precision == Precision::bf16) return ParamOutput::to_bf16(params_bf16.data<bf16>());
-    return ParamOutput::to_fp32(params.data<float>());
+  static void round_to_bf16_in_place(float* x, size_t n) {
+    Buffer rounded(DType::bf16, static_cast<int64_t>(n));  // start-up only
+    to_bf16(x, rounded.data<bf16>(), n);
+    to_float(rounded.data<bf16>(), x, n);
   }
 
-  void widen_bf16_params() {
-    if (config.train.precision != Precision::bf16) return;
-    to_float(params_bf16.data<bf16>(), params.data<float>(), static_cast<size_t>(params.numel()));
-  }
-
-  // Mean loss over the unmasked targets of eval_steps validation batches (always the same ones).
+  // Mean loss over the unmasked targets of eval_steps validation batches (always the same ones),
+  // the batches dealt round-robin over the data-parallel ranks and the sums added.
   double evaluate() {
-    double loss = 0, targets = 0;
-    for (int64_t i = 0; i < config.train.eval_steps; ++i) {
+    double sums[2] = {0, 0};  // loss, targets
+    for (int64_t i = grid.dp_rank; i < config.train.eval_steps; i += grid.dp_size) {
       data.valid->fill(eval_batch, static_cast<uint64_t>(i * eval_batch.batch));
-      loss += model.evaluate(params.data<float>(), eval_batch.view());
-      targets += unmasked_targets(eval_batch);
+      sums[0] += model.evaluate(params.data<float>(), eval_batch.view());
+      sums[1] += unmasked_targets(eval_batch);
     }
-    return loss / targets;
+    grid.dp->all_reduce(sums, 2, CommDType::fp64, ReduceOp::sum);
+    return sums[0] / sums[1];
   }
 };
 
-Trainer::Trainer(const Config& config) {
-  check_supported(config);
-  s_ = std::make_unique<State>(config);
+Trainer::Trainer(const Config& config, ProcessGrid* grid) {
+  if (!grid) {
+    own_grid_ = std::make_unique<ProcessGrid>(ProcessGrid::single());
+    grid = own_grid_.get();
+  }
+  check_supported(config, *grid);
+  s_ = std::make_unique<State>(config, *grid);
+}
+
+std::span<const float> Trainer::params() const {
+  return {s_->params.data<float>(), static_cast<size_t>(s_->model.registry().total_numel())};
+}
+
+const ParamRegistry& Trainer::registry() const { return s_->model.registry(); }
+
+std::vector<float> Trainer::global_params() const {
+  const TpLayout& layout = s_->model.layout();
+  std::vector<float> out(static_cast<size_t>(layout.global_registry().total_numel()), 0.0f);
+  layout.gather_all(*s_->grid.tp, s_->params.data<float>(), out.data());
+  return out;
 }
 
 Trainer::~Trainer() = default;
 
 TrainSummary Trainer::run(const std::filesystem::path& metrics_file) {
   State& s = *s_;
-  if (!metrics_file.empty()) s.metrics.emplace(metrics_file, /*rank=*/0, /*flush_every=*/1);
+  if (!metrics_file.empty() && s.grid.world_rank == 0) s.metrics.emplace(metrics_file, /*rank=*/0, /*flush_every=*/1);
   const Config& c = s.config;
   using clock = std::chrono::steady_clock;
-  spdlog::info("training {} steps on the CPU: {} parameters, micro batch {} × accumulation {} × {} tokens",
+  spdlog::info("training {} steps on the CPU: {} parameters, micro batch {} × accumulation {} × {} tokens, "
+               "{} tensor-parallel × {} data-parallel rank{}{}",
                c.train.steps, s.model.registry().param_count(), c.batch.micro_batch, *c.batch.grad_accum,
-               c.model.seq_length);
+               c.model.seq_length, s.grid.tp_size, s.grid.dp_size, s.grid.world_size == 1 ? "" : "s",
+               s.grid.dp_size > 1 && c.parallel.zero_stage == 1 ? " (ZeRO-1: optimizer state sharded)" : "");
   spdlog::info("data: {}", s.data.train->describe());
   if (s.data.valid) spdlog::info("validation: {}", s.data.valid->describe());
   else spdlog::info("validation: none (data.split[1] is 0 and data.valid_paths is empty); no evaluation");
-  const StepSlicing slicing = slicing_of(c);
+  const StepSlicing slicing = slicing_of(c, s.grid);
   s.prefetcher.emplace(*s.data.train, slicing, static_cast<int>(c.model.seq_length), /*first_step=*/0);
   for (const auto& line : format_param_groups(summarize_param_groups(s.model.registry(), c.optimizer)))
     spdlog::info("{}", line);
@@ -162,18 +189,21 @@ TrainSummary Trainer::run(const std::filesystem::path& metrics_file) {
 
   for (int64_t step = 0; step < c.train.steps; ++step) {
     const std::vector<BatchStorage>& micro_batches = s.prefetcher->next();
+    // The loss is the mean over every unmasked target of the global step, on all DP ranks.
     double targets = 0;
     for (const auto& mb : micro_batches) targets += unmasked_targets(mb);
+    s.grid.dp->all_reduce(&targets, 1, CommDType::fp64, ReduceOp::sum);
     std::memset(s.grads.raw(), 0, static_cast<size_t>(s.grads.bytes()));
     double loss_sum = 0;
     for (const auto& mb : micro_batches) {
       loss_sum += s.model.forward(s.params.data<float>(), mb.view(), static_cast<float>(1.0 / targets));
       s.model.backward(s.params.data<float>(), s.grads.data<float>());
     }
+    s.grid.dp->all_reduce(&loss_sum, 1, CommDType::fp64, ReduceOp::sum);
     const double loss = loss_sum / targets;
     const double lr = s.schedule.at(step);
-    const StepResult r = s.optimizer->step(s.grads.data<float>(), lr, s.param_output());
-    if (!r.skipped) s.widen_bf16_params();
+    const StepResult r = s.optimizer->step(s.grads.data<float>(), lr, s.params.data<float>());
+    summary.losses.push_back(loss);
 
     const int64_t done = step + 1;
     if (done == 1) summary.first_loss = loss;

@@ -1,6 +1,11 @@
 // The single-process trainer: the step loop on the CPU backend.
 //
-// One optimizer step = grad_accum micro batches. All micro batches of a step are drawn first, so
+// One optimizer step = grad_accum micro batches on each of parallel.data ranks (data/
+// step_slicing.h says which samples each reads), then the ZeRO-1 update of
+// train/zero_optimizer.h: gradients reduce-scattered, each rank updating its shard of the
+// optimizer state, parameters all-gathered. Under tensor parallelism (parallel.tensor > 1) the
+// ranks of a TP group run one model together on the same samples (model/tensor_parallel.h) and
+// each holds its shards; ZeRO-1 then shards each TP rank's own flat buffer over its DP group. All micro batches of a step are drawn first, so
 // the loss can be averaged over every unmasked target of the step (not per micro batch): each
 // forward is given dloss_scale = 1 / (unmasked targets in the step), and gradients accumulate in
 // one fp32 buffer. Then the global gradient norm is taken, clipped, and AdamW updates the fp32
@@ -20,9 +25,13 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <span>
+#include <vector>
 
 #include "config/config.h"
 #include "data/data_source.h"
+#include "dist/process_grid.h"
+#include "tensor/param_registry.h"
 
 namespace kiln {
 
@@ -33,6 +42,7 @@ struct TrainSummary {
   double final_loss = 0;       // mean train loss of the last step
   std::optional<double> final_eval_loss;
   double tokens_per_second = 0;
+  std::vector<double> losses;    // mean train loss of every step
   double data_wait_seconds = 0;  // time the step loop waited for the prefetch thread
   DataState data_state;          // the training stream's position after the last step
 };
@@ -41,16 +51,28 @@ class Trainer {
  public:
   // Checks what this build can run (CPU, one rank) and builds everything, opening every data file, so that
   // a run that cannot start fails before its run directory is created.
-  explicit Trainer(const Config& config);
+  // `grid`: the process grid this rank belongs to (dist/process_grid.h), which must match
+  // parallel.tensor × parallel.data; nullptr: one process (ProcessGrid::single()). The grid
+  // must outlive the trainer.
+  explicit Trainer(const Config& config, ProcessGrid* grid = nullptr);
   ~Trainer();
   Trainer(const Trainer&) = delete;
   Trainer& operator=(const Trainer&) = delete;
 
   // Trains train.steps steps. `metrics_file` empty: no metrics file (tests).
+  // Only world rank 0 writes the metrics file.
   TrainSummary run(const std::filesystem::path& metrics_file = {});
+
+  // The model's parameters as this rank holds them (the registry's layout, without padding).
+  std::span<const float> params() const;
+  // The whole model in the tp = 1 layout, gathered over the tensor-parallel group (collective:
+  // every rank of the group calls it). Allocates: for tests and tools, not the step loop.
+  std::vector<float> global_params() const;
+  const ParamRegistry& registry() const;
 
  private:
   struct State;
+  std::unique_ptr<ProcessGrid> own_grid_;
   std::unique_ptr<State> s_;
 };
 

@@ -1,7 +1,10 @@
 // Planner tests: published parameter totals, hand-counted components, FLOPs, tensor-parallel
-// sharding, ZeRO-1 shards and the per-rank memory estimate. Configs are built field by field so the
-// tests depend on nothing but config.h.
+// sharding, ZeRO-1 shards, the per-rank memory estimate and the per-rank communication volume.
+// Configs are built field by field so the tests depend on nothing but config.h.
 #include <gtest/gtest.h>
+
+#include <cstdint>
+#include <string>
 
 #include "plan/plan_report.h"
 #include "plan/planner.h"
@@ -349,6 +352,165 @@ TEST(Report, JsonAndTextCarryTheNumbers) {
   EXPECT_NE(text.find("11,049,295,872"), std::string::npos);
   EXPECT_NE(text.find("tp 2 × dp 8 = 16"), std::string::npos);
   EXPECT_NE(text.find("262,144 tokens per step"), std::string::npos);
+}
+
+// ---- communication volume (comm_volume.h) -------------------------------------------------------
+
+TEST(RingBytes, ChunksArePaddedToTheGroup) {
+  // 9 elements over 3 ranks: chunks of 3; 10 elements: chunks of ceil(10/3) = 4.
+  EXPECT_EQ(ring_reduce_scatter_bytes(9, 2, 3), 12);  // 2 chunks · 3 · 2 B
+  EXPECT_EQ(ring_all_gather_bytes(9, 2, 3), 12);
+  EXPECT_EQ(ring_all_reduce_bytes(10, 4, 3), 64);     // 2 · 2 chunks · 4 · 4 B
+  EXPECT_EQ(ring_all_reduce_bytes(10, 4, 1), 0);      // a group of one moves nothing
+  EXPECT_EQ(ring_reduce_scatter_bytes(10, 4, 1), 0);
+}
+
+TEST(CommVolume, SmallConfigByHand) {
+  // t 2, D 3, ZeRO-1, bf16 weights, fp32 gradients, b 2, s 4, h 8, L 2, accum 4, no recompute.
+  const Plan plan = make_plan(small_memory_config());
+  const CommVolume& c = plan.comm;
+  // P = 1064 per TP rank; ceil(1064/3) = 355 per chunk, buffer padded to 1065 elements.
+  EXPECT_EQ(c.dp.grad_buffer_bytes, 4260);  // 1065 · 4
+  EXPECT_EQ(c.dp.reduce_scatter, 2840);     // (3 − 1) · 355 · 4
+  EXPECT_EQ(c.dp.all_gather, 1420);         // (3 − 1) · 355 · 2
+  EXPECT_EQ(c.dp.all_reduce, 0);
+  EXPECT_EQ(c.dp.total, 4260);
+
+  // A = b·s·h = 64 elements, 128 bytes; AR(A) = 2 · (2 − 1) · 32 · 2 = 128.
+  EXPECT_EQ(c.tp.activation_bytes, 128);
+  EXPECT_EQ(c.tp.all_reduces_per_layer, 4);
+  EXPECT_EQ(c.tp.layers, 1024);        // 2 layers · 4 · 128
+  EXPECT_EQ(c.tp.embedding, 128);
+  EXPECT_EQ(c.tp.lm_head, 128);
+  EXPECT_EQ(c.tp.cross_entropy, 96);   // 2·(2 − 1)·ceil(8/2)·4 + 2·(2 − 1)·ceil(16/2)·4
+  EXPECT_EQ(c.tp.per_micro_batch, 1376);
+  EXPECT_EQ(c.tp.calls_per_micro_batch, 12);  // 2 · 4 + 1 + 1 + 2
+  EXPECT_EQ(c.tp.per_step, 5504);      // × accum 4
+  EXPECT_EQ(c.total_per_step, 9764);   // 4260 + 5504
+}
+
+TEST(CommVolume, FullRecomputeRerunsTheAttentionAllReduce) {
+  Config config = small_memory_config();
+  config.train.recompute = Recompute::full;
+  const TensorParallelComm t = make_plan(config).comm.tp;
+  EXPECT_EQ(t.all_reduces_per_layer, 5);
+  EXPECT_EQ(t.layers, 1280);  // 2 · 5 · 128
+  EXPECT_EQ(t.per_micro_batch, 1632);
+  EXPECT_EQ(t.calls_per_micro_batch, 14);
+
+  // Selective recompute reruns only the MLP's column-parallel half: no collective.
+  config.train.recompute = Recompute::selective;
+  EXPECT_EQ(make_plan(config).comm.tp.all_reduces_per_layer, 4);
+}
+
+TEST(CommVolume, ZeroStageZeroAllReducesTheGradients) {
+  Config config = small_memory_config();
+  config.parallel.zero_stage = 0;
+  const DataParallelComm d = make_plan(config).comm.dp;
+  EXPECT_EQ(d.reduce_scatter, 0);
+  EXPECT_EQ(d.all_gather, 0);
+  EXPECT_EQ(d.all_reduce, 5680);  // 2 · (3 − 1) · 355 · 4
+  EXPECT_EQ(d.total, 5680);
+}
+
+TEST(CommVolume, OneRankMovesNothing) {
+  Config config = small_config();
+  config.parallel.zero_stage = 1;
+  config.batch.micro_batch = 2;
+  config.batch.grad_accum = 3;
+  config.batch.global_batch = 6;
+  const CommVolume c = make_plan(config).comm;
+  EXPECT_EQ(c.dp.total, 0);
+  EXPECT_EQ(c.dp.reduce_scatter, 0);
+  EXPECT_EQ(c.dp.all_gather, 0);
+  EXPECT_EQ(c.tp.per_micro_batch, 0);
+  EXPECT_EQ(c.tp.calls_per_micro_batch, 0);
+  EXPECT_EQ(c.tp.per_step, 0);
+  EXPECT_EQ(c.total_per_step, 0);
+
+  const std::string text = format_plan(make_plan(config), config);
+  EXPECT_NE(text.find("dp 1, no gradient reduction"), std::string::npos) << text;
+  EXPECT_NE(text.find("tp 1, no all-reduces"), std::string::npos) << text;
+}
+
+// Stable LM 2 1.6B as configs/stablelm-2-1_6b.yml has it (b 2, bf16, fp32 gradients, ZeRO-1,
+// full recompute) on `tensor` × `data` ranks, grad_accum chosen to keep 2,048 sequences per step.
+Config stablelm_2_layout(int64_t tensor, int64_t data) {
+  Config config = small_config();
+  config.model = stablelm_2_1_6b();
+  config.parallel.tensor = tensor;
+  config.parallel.data = data;
+  config.parallel.zero_stage = 1;
+  config.train.recompute = Recompute::full;
+  config.batch.micro_batch = 2;
+  config.batch.grad_accum = 2048 / (2 * data);
+  config.batch.global_batch = 2048;
+  return config;
+}
+
+TEST(CommVolume, MonotonicInTheLayout) {
+  // More data-parallel ranks: each rank sends a larger share ((dp − 1)/dp) of the same buffer,
+  // never more than the buffer itself.
+  int64_t previous = 0;
+  for (int64_t dp : {1, 2, 4, 8, 16, 64, 512}) {
+    const DataParallelComm d = make_plan(stablelm_2_layout(1, dp)).comm.dp;
+    EXPECT_GT(d.reduce_scatter, dp == 1 ? -1 : previous) << dp;
+    EXPECT_LT(d.reduce_scatter, d.grad_buffer_bytes) << dp;
+    EXPECT_EQ(d.all_gather * 2, d.reduce_scatter) << "bf16 weights, fp32 gradients: " << dp;
+    previous = d.reduce_scatter;
+  }
+  // More tensor-parallel ranks at a fixed dp: fewer parameters per rank, so less DP traffic; a
+  // larger (t − 1)/t share of every activation all-reduce, so more TP traffic.
+  int64_t previous_dp = INT64_MAX, previous_tp = -1;
+  for (int64_t tp : {1, 2, 4, 8}) {
+    const CommVolume c = make_plan(stablelm_2_layout(tp, 64)).comm;
+    EXPECT_LT(c.dp.total, previous_dp) << tp;
+    EXPECT_GT(c.tp.per_step, previous_tp) << tp;
+    previous_dp = c.dp.total;
+    previous_tp = c.tp.per_step;
+  }
+  // TP traffic is linear in the micro batches per step.
+  Config config = stablelm_2_layout(2, 8);
+  const int64_t one = make_plan(config).comm.tp.per_micro_batch;
+  EXPECT_EQ(make_plan(config).comm.tp.per_step, config.batch.grad_accum.value() * one);
+  config.batch.micro_batch = 4;
+  config.batch.grad_accum = 64;
+  EXPECT_GT(make_plan(config).comm.tp.per_micro_batch, one);
+}
+
+// The numbers docs/parallelism.md quotes from `kiln plan configs/stablelm-2-1_6b.yml --set ...`.
+TEST(CommVolume, StableLm2On512RanksAsDocumented) {
+  // tp 1 × dp 512: P = 1,644,417,024 = 512 · 3,211,752 (no padding).
+  CommVolume c = make_plan(stablelm_2_layout(1, 512)).comm;
+  EXPECT_EQ(c.dp.grad_buffer_bytes, 6'577'668'096);
+  EXPECT_EQ(c.dp.reduce_scatter, 6'564'821'088);  // 511 · 3,211,752 · 4
+  EXPECT_EQ(c.dp.all_gather, 3'282'410'544);      // 511 · 3,211,752 · 2
+  EXPECT_EQ(c.tp.per_step, 0);
+  EXPECT_EQ(c.total_per_step, 9'847'231'632);
+
+  // tp 2 × dp 256, accum 4: P = 822,259,712 = 256 · 3,211,952.
+  c = make_plan(stablelm_2_layout(2, 256)).comm;
+  EXPECT_EQ(c.dp.reduce_scatter, 3'276'191'040);  // 255 · 3,211,952 · 4
+  EXPECT_EQ(c.dp.all_gather, 1'638'095'520);
+  // A = 2·4096·2048 bf16 = 33,554,432 B; AR(A) over 2 ranks = 33,554,432 B.
+  EXPECT_EQ(c.tp.activation_bytes, 33'554'432);
+  EXPECT_EQ(c.tp.layers, 4'026'531'840);          // 24 · 5 · AR(A)
+  EXPECT_EQ(c.tp.embedding, 33'554'432);
+  EXPECT_EQ(c.tp.lm_head, 33'554'432);
+  EXPECT_EQ(c.tp.cross_entropy, 98'304);          // 2·4096·4 + 2·8192·4
+  EXPECT_EQ(c.tp.per_micro_batch, 4'093'739'008);
+  EXPECT_EQ(c.tp.per_step, 16'374'956'032);       // × 4
+  EXPECT_EQ(c.total_per_step, 21'289'242'592);
+
+  const Config config = stablelm_2_layout(2, 256);
+  const Plan plan = make_plan(config);
+  const nlohmann::json j = plan_to_json(plan);
+  EXPECT_EQ(j["comm_bytes_per_rank"]["data_parallel"]["reduce_scatter"].get<int64_t>(), 3'276'191'040);
+  EXPECT_EQ(j["comm_bytes_per_rank"]["tensor_parallel"]["per_step"].get<int64_t>(), 16'374'956'032);
+  EXPECT_EQ(j["comm_bytes_per_rank"]["total_per_step"].get<int64_t>(), 21'289'242'592);
+  const std::string text = format_plan(plan, config);
+  EXPECT_NE(text.find("3,276,191,040 B"), std::string::npos) << text;
+  EXPECT_NE(text.find("16,374,956,032 B"), std::string::npos) << text;
 }
 
 }  // namespace
