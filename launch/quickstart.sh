@@ -8,7 +8,8 @@
 # deterministic sample corpus (~3 MB of JSONL, no download), trains a 512-token byte-level BPE
 # tokenizer on it, and tokenizes it into an mmap indexed dataset (corpus_text_document.bin/.idx),
 # which it then verifies. Then configs/tiny.yml trains on those shards into
-# runs/tiny-<timestamp>/ (resolved config, metrics.jsonl, train.log), every shipped config is
+# runs/tiny-<timestamp>/ (resolved config, metrics.jsonl, train.log, checkpoints/), the last
+# checkpoint is exported for Hugging Face transformers (runs/tiny-<timestamp>/hf), every shipped config is
 # planned and, when ../shared/ is beside the project, the published Stable LM 2 GPT-NeoX config is
 # imported.
 set -euo pipefail
@@ -31,8 +32,13 @@ fi
 "$kiln_data" verify "$data/corpus_text_document" --tokenizer "$data/tokenizer.json"
 "$kiln_data" inspect "$data/corpus_text_document" --tokenizer "$data/tokenizer.json" --decode 1 | head -n 30
 echo
+run="tiny-$(date +%Y%m%d-%H%M%S)"
 echo "=== kiln train configs/tiny.yml"
-"$kiln" train configs/tiny.yml --set train.name="tiny-$(date +%Y%m%d-%H%M%S)"
+"$kiln" train configs/tiny.yml --set train.name="$run"
+echo
+echo "=== kiln export-hf (the last checkpoint, as transformers' StableLmForCausalLM)"
+"$kiln" export-hf "runs/$run/checkpoints/step-00000200" -o "runs/$run/hf"
+ls -l "runs/$run/hf"
 
 for config in configs/*.yml; do
   echo

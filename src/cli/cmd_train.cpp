@@ -17,9 +17,29 @@
 #include "dist/mpi_session.h"
 #include "dist/process_grid.h"
 #include "dist/startup_check.h"
+#include "ckpt/checkpoint.h"
 
 namespace kiln::cli {
 namespace {
+
+// checkpoint.resume: the checkpoint to continue from, or empty. Rank 0 validates (reading every
+// file) and tells the others, so all ranks resume from the same one.
+std::filesystem::path find_resume_point(const Config& config, ProcessGrid& grid) {
+  std::string found;
+  if (grid.world_rank == 0 && config.checkpoint.resume != "none") {
+    const auto dir = checkpoint_directory(config);
+    if (config.checkpoint.resume != "auto" || std::filesystem::exists(dir)) {
+      const auto path = find_checkpoint(dir, config.checkpoint.resume,
+                                        [](const std::string& why) { spdlog::warn("checkpoint skipped: {}", why); });
+      if (path) found = path->string();
+    }
+  }
+  uint64_t n = found.size();
+  grid.world->broadcast(&n, 1, CommDType::uint64, 0);
+  found.resize(n);
+  grid.world->broadcast(found.data(), n, CommDType::byte, 0);
+  return found;
+}
 
 int train(const Config& config, const std::string& config_file, bool under_mpi) {
   ProcessGrid grid = under_mpi ? make_process_grid(static_cast<int>(config.parallel.tensor),
@@ -31,9 +51,19 @@ int train(const Config& config, const std::string& config_file, bool under_mpi) 
     check_same_everywhere(*grid.world, "kiln executable", executable_fingerprint());
   }
   Trainer trainer(config, &grid);  // every check and allocation before the run directory exists
+  RunOptions options{{}, checkpoint_directory(config), find_resume_point(config, grid)};
+  if (options.resume_from.empty() && !config.checkpoint.init_from.empty()) {
+    // Validated (every file's checksum) before anything is written; a bad checkpoint stops here.
+    if (grid.world_rank == 0)
+      find_checkpoint({}, config.checkpoint.init_from, [](const std::string& why) { spdlog::warn("{}", why); });
+    options.init_from = config.checkpoint.init_from;
+    options.init_optimizer = config.checkpoint.init_optimizer;
+  }
   std::filesystem::path metrics_file;
   if (grid.world_rank == 0) {
-    const RunDirectory run = create_run_directory(config, "resolved config of this run, from " + config_file);
+    const std::string header = "resolved config of this run, from " + config_file;
+    const RunDirectory run = options.resume_from.empty() ? create_run_directory(config, header)
+                                                         : reopen_run_directory(config, header);
     // From here on the run's own logging settings apply, with a copy of the log in the run directory.
     init_logging({.level = config.logging.level,
                   .rank = grid.world_rank,
@@ -41,15 +71,17 @@ int train(const Config& config, const std::string& config_file, bool under_mpi) 
                   .all_ranks = config.logging.all_ranks,
                   .file = run.path / "train.log"});
     spdlog::info("run directory {}", run.path.string());
-    metrics_file = run.metrics_file;
+    options.metrics_file = run.metrics_file;
   } else {
     init_logging({.level = config.logging.level,
                   .rank = grid.world_rank,
                   .world_size = grid.world_size,
                   .all_ranks = config.logging.all_ranks});
   }
-  const TrainSummary summary = trainer.run(metrics_file);
-  return summary.skipped_steps == summary.steps ? kExitFailure : 0;
+  grid.world->barrier();  // the run directory exists before any rank writes a checkpoint into it
+  const TrainSummary summary = trainer.run(options);
+  return summary.skipped_steps == summary.steps - summary.first_step && summary.steps > summary.first_step ? kExitFailure
+                                                                                                        : 0;
 }
 
 }  // namespace

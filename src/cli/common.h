@@ -38,5 +38,7 @@ void add_config_command(CLI::App& app, Action& action);
 void add_plan_command(CLI::App& app, Action& action);
 void add_schedule_command(CLI::App& app, Action& action);
 void add_train_command(CLI::App& app, Action& action);
+void add_export_hf_command(CLI::App& app, Action& action);
+void add_import_hf_command(CLI::App& app, Action& action);
 
 }  // namespace kiln::cli

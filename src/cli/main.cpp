@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
   kiln::cli::add_schedule_command(app, action);
   kiln::cli::add_config_command(app, action);
   kiln::cli::add_version_command(app, action);
+  kiln::cli::add_export_hf_command(app, action);
+  kiln::cli::add_import_hf_command(app, action);
 
   try {
     app.parse(argc, argv);

@@ -136,6 +136,8 @@ struct CheckpointConfig {
   int64_t interval;         // steps between saves; 0 saves only at the end and on signals
   int64_t keep_last;
   std::string resume;       // "none", "auto" or a checkpoint path
+  std::string init_from;    // a checkpoint whose weights start a new run (branching); "" none
+  bool init_optimizer;      // with init_from: take its Adam moments too
   bool save_on_signal;
 };
 

@@ -170,6 +170,9 @@ std::vector<Diagnostic> check_consistency(const LoadedConfig& loaded) {
     fail("data.split (" + loaded.origin("data.split") + ") must be three fractions [train, valid, test] with train > 0");
   if (data.eod_token_id && *data.eod_token_id >= m.vocab_size)
     fail(d("data.eod_token_id", *data.eod_token_id) + " is outside " + d("model.vocab_size", m.vocab_size));
+  if (c.checkpoint.init_optimizer && c.checkpoint.init_from.empty())
+    fail(d("checkpoint.init_optimizer", "true") + " needs checkpoint.init_from (" + loaded.origin("checkpoint.init_from") +
+         "), the checkpoint whose optimizer state to take");
   if (c.logging.metrics_file.empty()) fail("logging.metrics_file (" + loaded.origin("logging.metrics_file") + ") is empty");
   if (c.train.name->empty() || c.train.name->find('/') != std::string::npos)
     fail("train.name = '" + *c.train.name + "' (" + loaded.origin("train.name") +

@@ -223,6 +223,11 @@ Schema::Schema() {
   i64(KEY(checkpoint.interval)).def(1000).min(0).doc("Steps between checkpoints; 0: only at the end and on signals.");
   i64(KEY(checkpoint.keep_last)).def(3).min(1).doc("Checkpoints kept; older ones are deleted.");
   str(KEY(checkpoint.resume)).def("auto").doc("none, auto (newest valid checkpoint if any) or a checkpoint path.");
+  str(KEY(checkpoint.init_from))
+      .def("")
+      .doc("Start a new run (step 0, fresh data, this config's schedule) from this checkpoint's weights; "
+           "checkpoint.resume of the run's own checkpoints takes precedence.");
+  flag(KEY(checkpoint.init_optimizer)).def(false).doc("With init_from: also take its Adam moments and update count.");
   flag(KEY(checkpoint.save_on_signal)).def(true).doc("Save before exiting on SIGTERM or SIGUSR1.");
 
   // ---- logging ------------------------------------------------------------------------------

@@ -86,6 +86,11 @@ class Decoder {
   // Per-token losses of the last forward() or evaluate(), [B, T] row-major (0 where masked).
   const Real* token_losses() const { return losses_; }
 
+  // The logits of the last evaluate(), [B·T, V_local] row-major (this rank's vocabulary block
+  // under TP, padded entries included), before µP's logit scale. evaluate()'s cross-entropy only
+  // reads them; after forward() the same memory holds d loss / d logits instead.
+  const Real* logits() const { return logits_; }
+
   // The backend that runs the model's ops.
   Ops<Real>& ops() { return *ops_; }
 

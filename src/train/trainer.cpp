@@ -20,7 +20,11 @@
 #include "optim/param_groups.h"
 #include "tensor/bf16.h"
 #include "tensor/buffer.h"
+#include "train/stop_signal.h"
 #include "train/zero_optimizer.h"
+#include "ckpt/checkpoint.h"
+#include "config/emit.h"
+#include "dist/fail_fast.h"
 #include "tokenizer/tokenizer.h"
 
 namespace kiln {
@@ -119,6 +123,73 @@ struct Trainer::State {
     return out;
   }
 
+  // This rank's part of a checkpoint: its ZeRO shard (or, unsharded, the whole buffer from DP
+  // rank 0 only). For loading, every rank takes its whole shard whatever wrote it.
+  RankState rank_state(bool for_save) {
+    AdamWOptimizer& opt = optimizer->optimizer();
+    RankState r;
+    r.layout = &model.layout();
+    r.tp_rank = grid.tp_rank, r.tp_size = grid.tp_size, r.dp_rank = grid.dp_rank, r.dp_size = grid.dp_size;
+    r.shard_begin = optimizer->shard_begin();
+    const bool writes = !for_save || optimizer->shards_over_dp() || grid.dp_rank == 0;
+    const int64_t n = writes ? optimizer->shard_size() : 0;
+    r.shard_end = r.shard_begin + n;
+    r.param_dtype = DType::fp32;  // the model's fp32 copy (bf16-rounded values when training in bf16)
+    r.params = std::as_writable_bytes(std::span<float>(params.data<float>() + r.shard_begin, static_cast<size_t>(n)));
+    r.masters = opt.masters().first(static_cast<size_t>(n));
+    r.m = opt.m().first(static_cast<size_t>(n));
+    r.v = opt.v().first(static_cast<size_t>(n));
+    return r;
+  }
+
+  TrainerState trainer_state(int64_t step, const StepSlicing& slicing) const {
+    const DataState d = data.train->state_at(static_cast<uint64_t>(step) * slicing.global_batch());
+    return {step, optimizer->optimizer().step_count(), d.next_sample, d.fingerprint, d.blend_counts,
+            resolved_config_text(config, "config of the run that wrote this checkpoint")};
+  }
+
+  std::filesystem::path save(const std::filesystem::path& dir, int64_t step, const StepSlicing& slicing) {
+    const auto path = save_checkpoint({dir, config.checkpoint.keep_last}, trainer_state(step, slicing),
+                                      rank_state(/*for_save=*/true), *grid.world);
+    spdlog::info("step {:>6}: checkpoint {}", step, path.string());
+    return path;
+  }
+
+  // Restores `checkpoint` and returns its step. The data stream must be the one the checkpoint
+  // was taken from: continuing on other data is a branch (a new run from the weights), not a
+  // resume.
+  int64_t restore(const std::filesystem::path& checkpoint, const StepSlicing& slicing) {
+    const TrainerState st = read_trainer_state(checkpoint);
+    const DataState expected = data.train->state_at(static_cast<uint64_t>(st.step) * slicing.global_batch());
+    if (st.data_fingerprint != expected.fingerprint || st.data_next_sample != expected.next_sample)
+      throw std::runtime_error("checkpoint " + checkpoint.string() + " was taken on other training data (paths, "
+                               "weights, seed, sequence length or global batch changed); resuming needs the same "
+                               "data stream — start a new run from its weights to change the data");
+    data.train->restore({st.data_next_sample, st.data_fingerprint, st.data_blend_counts});
+    RankState r = rank_state(/*for_save=*/false);
+    load_checkpoint(checkpoint, r);
+    optimizer->optimizer().set_step_count(st.optimizer_steps);
+    if (optimizer->shards_over_dp() && grid.dp_size > 1)  // every rank loaded only its shard of params
+      grid.dp->all_gather(params.data<float>() + optimizer->shard_begin(), params.data<float>(),
+                          static_cast<size_t>(optimizer->shard_size()), CommDType::fp32);
+    spdlog::info("resumed from {} at step {}", checkpoint.string(), st.step);
+    return st.step;
+  }
+
+  // Branching: this run starts at step 0 on its own data and schedule from another run's weights
+  // (and, asked for, its Adam state), whatever layout wrote them.
+  void initialise_from(const std::filesystem::path& checkpoint, bool with_optimizer) {
+    const TrainerState st = read_trainer_state(checkpoint);
+    RankState r = rank_state(/*for_save=*/false);
+    load_checkpoint(checkpoint, r, /*weights_only=*/!with_optimizer);
+    if (with_optimizer) optimizer->optimizer().set_step_count(st.optimizer_steps);
+    if (optimizer->shards_over_dp() && grid.dp_size > 1)
+      grid.dp->all_gather(params.data<float>() + optimizer->shard_begin(), params.data<float>(),
+                          static_cast<size_t>(optimizer->shard_size()), CommDType::fp32);
+    spdlog::info("initialised from {} (its step {}{}); this run starts at step 0", checkpoint.string(), st.step,
+                 with_optimizer ? ", with its optimizer state" : ", weights only");
+  }
+
   static void round_to_bf16_in_place(float* x, size_t n) {
     Buffer rounded(DType::bf16, static_cast<int64_t>(n));  // start-up only
     to_bf16(x, rounded.data<bf16>(), n);
@@ -163,9 +234,10 @@ std::vector<float> Trainer::global_params() const {
 
 Trainer::~Trainer() = default;
 
-TrainSummary Trainer::run(const std::filesystem::path& metrics_file) {
+TrainSummary Trainer::run(const RunOptions& options) {
   State& s = *s_;
-  if (!metrics_file.empty() && s.grid.world_rank == 0) s.metrics.emplace(metrics_file, /*rank=*/0, /*flush_every=*/1);
+  if (!options.metrics_file.empty() && s.grid.world_rank == 0)
+    s.metrics.emplace(options.metrics_file, /*rank=*/0, /*flush_every=*/1);
   const Config& c = s.config;
   using clock = std::chrono::steady_clock;
   spdlog::info("training {} steps on the CPU: {} parameters, micro batch {} × accumulation {} × {} tokens, "
@@ -177,17 +249,28 @@ TrainSummary Trainer::run(const std::filesystem::path& metrics_file) {
   if (s.data.valid) spdlog::info("validation: {}", s.data.valid->describe());
   else spdlog::info("validation: none (data.split[1] is 0 and data.valid_paths is empty); no evaluation");
   const StepSlicing slicing = slicing_of(c, s.grid);
-  s.prefetcher.emplace(*s.data.train, slicing, static_cast<int>(c.model.seq_length), /*first_step=*/0);
+  TrainSummary summary;
+  if (!options.resume_from.empty()) summary.first_step = s.restore(options.resume_from, slicing);
+  else if (!options.init_from.empty()) s.initialise_from(options.init_from, options.init_optimizer);
+  if (summary.first_step >= c.train.steps) {
+    spdlog::info("the run is complete: its checkpoint is at step {} of train.steps = {}; nothing to train "
+                 "(raise train.steps to go on)", summary.first_step, c.train.steps);
+    summary.steps = summary.first_step;
+    summary.data_state = s.data.train->state_at(static_cast<uint64_t>(summary.steps) * slicing.global_batch());
+    return summary;
+  }
+  s.prefetcher.emplace(*s.data.train, slicing, static_cast<int>(c.model.seq_length), summary.first_step);
+  std::optional<StopSignal> stop;
+  if (!options.checkpoint_dir.empty() && c.checkpoint.save_on_signal) stop.emplace();
   for (const auto& line : format_param_groups(summarize_param_groups(s.model.registry(), c.optimizer)))
     spdlog::info("{}", line);
 
-  TrainSummary summary;
   const int64_t tokens_per_step = c.tokens_per_step();
   auto window_start = clock::now();
   const auto run_start = window_start;
   int64_t window_steps = 0;
 
-  for (int64_t step = 0; step < c.train.steps; ++step) {
+  for (int64_t step = summary.first_step; step < c.train.steps; ++step) {
     const std::vector<BatchStorage>& micro_batches = s.prefetcher->next();
     // The loss is the mean over every unmasked target of the global step, on all DP ranks.
     double targets = 0;
@@ -206,7 +289,7 @@ TrainSummary Trainer::run(const std::filesystem::path& metrics_file) {
     summary.losses.push_back(loss);
 
     const int64_t done = step + 1;
-    if (done == 1) summary.first_loss = loss;
+    if (done == summary.first_step + 1) summary.first_loss = loss;
     summary.final_loss = loss;
     summary.steps = done;
     if (r.skipped) {
@@ -241,12 +324,26 @@ TrainSummary Trainer::run(const std::filesystem::path& metrics_file) {
       if (s.metrics) s.metrics->write(done, {{"tokens", done * tokens_per_step}, {"eval_loss", eval_loss}});
       window_start = clock::now();  // evaluation time is not training throughput
     }
+    if (!options.checkpoint_dir.empty()) {
+      // Every rank must agree to stop at the same step: a signal may reach them at different times.
+      const bool stopping = stop && any_rank(*s.grid.world, stop->requested());
+      if (last || stopping || (c.checkpoint.interval > 0 && done % c.checkpoint.interval == 0)) {
+        summary.last_checkpoint = s.save(options.checkpoint_dir, done, slicing);
+        window_start = clock::now();
+      }
+      if (stopping && !last) {
+        spdlog::warn("step {}: stop requested (signal {}); checkpoint saved, stopping — run the same command to "
+                     "resume", done, stop->signal_number());
+        summary.stopped_by_signal = true;
+        break;
+      }
+    }
   }
   const double total = std::chrono::duration<double>(clock::now() - run_start).count();
   summary.data_state = s.data.train->state_at(static_cast<uint64_t>(summary.steps) * slicing.global_batch());
   summary.data_wait_seconds = s.prefetcher->wait_seconds();
   s.prefetcher.reset();
-  summary.tokens_per_second = static_cast<double>(summary.steps * tokens_per_step) / total;
+  summary.tokens_per_second = static_cast<double>((summary.steps - summary.first_step) * tokens_per_step) / total;
   spdlog::info("done: {} steps, loss {:.4f} → {:.4f}, {:.0f} tokens/s overall (evaluation included), "
                "{:.3f} s waiting for data", summary.steps, summary.first_loss, summary.final_loss,
                summary.tokens_per_second, summary.data_wait_seconds);

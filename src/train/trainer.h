@@ -35,7 +35,20 @@
 
 namespace kiln {
 
+// Where a run keeps its checkpoints and what it starts from (cmd_train fills it from the config
+// and the run directory).
+struct RunOptions {
+  std::filesystem::path metrics_file;     // empty: no metrics file
+  std::filesystem::path checkpoint_dir;   // empty: no checkpoints are written
+  std::filesystem::path resume_from;      // a checkpoint to continue exactly (step, optimizer, data)
+  std::filesystem::path init_from;        // else: a checkpoint whose weights start this run at step 0
+  bool init_optimizer = false;            // with init_from: its Adam moments and update count too
+};
+
 struct TrainSummary {
+  int64_t first_step = 0;  // steps already done when this run started (resume)
+  bool stopped_by_signal = false;  // SIGTERM/SIGUSR1: saved a checkpoint and stopped early
+  std::filesystem::path last_checkpoint;
   int64_t steps = 0;
   int64_t skipped_steps = 0;   // non-finite gradient norm: update skipped
   double first_loss = 0;       // mean train loss of step 1
@@ -60,8 +73,12 @@ class Trainer {
   Trainer& operator=(const Trainer&) = delete;
 
   // Trains train.steps steps. `metrics_file` empty: no metrics file (tests).
-  // Only world rank 0 writes the metrics file.
-  TrainSummary run(const std::filesystem::path& metrics_file = {});
+  // Only world rank 0 writes the metrics file. With a checkpoint directory the run saves every
+  // checkpoint.interval steps, at the end, and (checkpoint.save_on_signal) when SIGTERM or SIGUSR1
+  // arrives, then stops; with resume_from it first restores that checkpoint and continues from
+  // its step, bit-identically to the run that wrote it (CPU backend).
+  TrainSummary run(const RunOptions& options);
+  TrainSummary run(const std::filesystem::path& metrics_file = {}) { return run(RunOptions{metrics_file}); }
 
   // The model's parameters as this rank holds them (the registry's layout, without padding).
   std::span<const float> params() const;

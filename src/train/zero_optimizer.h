@@ -51,6 +51,8 @@ class ZeroOptimizer {
   StepResult step(float* grads, double lr, float* params);
 
   const AdamWOptimizer& optimizer() const { return *optimizer_; }
+  AdamWOptimizer& optimizer() { return *optimizer_; }  // checkpoints load the shard's state into it
+  bool shards_over_dp() const { return shard_over_dp_; }
   int64_t shard_begin() const { return shard_begin_; }
   int64_t shard_size() const { return shard_size_; }
 

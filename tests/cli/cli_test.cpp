@@ -151,9 +151,17 @@ TEST(Cli, TrainWritesARunDirectoryOnlyForARunThatStarts) {
   int lines = 0;
   for (std::string line; std::getline(metrics, line);) ++lines;
   EXPECT_EQ(lines, 4) << "steps 1, 2 and 4, and the final evaluation";
+  EXPECT_TRUE(std::filesystem::exists(run / "checkpoints" / "step-00000004")) << "the last step is saved";
+  // The same command again resumes from that checkpoint: the run is complete, nothing to train.
   Result again = kiln(short_run);
-  EXPECT_EQ(again.code, 1) << again.output;
-  EXPECT_NE(again.output.find("already holds a run"), std::string::npos) << again.output;
+  EXPECT_EQ(again.code, 0) << again.output;
+  EXPECT_NE(again.output.find("resumed from"), std::string::npos) << again.output;
+  EXPECT_NE(again.output.find("the run is complete"), std::string::npos) << again.output;
+  EXPECT_EQ(again.output.find("/4  loss"), std::string::npos) << "no step ran again: " << again.output;
+  // Without resuming, the directory is never reused.
+  Result fresh = kiln(short_run + " --set checkpoint.resume=none");
+  EXPECT_EQ(fresh.code, 1) << fresh.output;
+  EXPECT_NE(fresh.output.find("already holds a run"), std::string::npos) << fresh.output;
 }
 
 TEST(Cli, BadGlobalOptionsStopBeforeTheCommandRuns) {

@@ -11,6 +11,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -108,6 +110,77 @@ TEST(Parallel, Bf16TrainingAndBf16ReductionStayClose) {
   const RunResult ref = single({});
   for (int tp : tp_sizes()) expect_close(distributed({}, tp), ref, 1e-3, 2e-2, "bf16 weights, tp " + std::to_string(tp));
   expect_close(distributed({{"parallel.grad_reduce_dtype", "bf16"}}), ref, 5e-3, 5e-2, "bf16 gradient reduction");
+}
+
+}  // namespace
+}  // namespace kiln
+
+namespace kiln {
+namespace {
+
+// A directory every rank sees: rank 0 makes it and tells the others.
+std::filesystem::path shared_temp_dir() {
+  std::string path;
+  if (test::world().rank() == 0) {
+    char tmpl[] = "/tmp/kiln-dist-resume-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  uint64_t n = path.size();
+  test::world().broadcast(&n, 1, CommDType::uint64, 0);
+  path.resize(n);
+  test::world().broadcast(path.data(), n, CommDType::byte, 0);
+  return path;
+}
+
+// Resharding on resume: a checkpoint written by one layout continues in another (DP 1 → W,
+// W → 1, TP 2 → 1 and 1 → 2) and the run goes on as the uninterrupted single process does.
+TEST(Parallel, ResumeAcrossLayouts) {
+  const std::filesystem::path shared = shared_temp_dir();
+  const std::filesystem::path own = shared / ("rank" + std::to_string(test::world().rank()));
+  const std::vector<Override> o{{"train.precision", "fp32"}, {"checkpoint.interval", "3"}};
+  auto run = [&](const Config& c, ProcessGrid* grid, const std::filesystem::path& ckpts,
+                 const std::filesystem::path& resume) {
+    Trainer t(c, grid);
+    RunOptions opts;
+    opts.checkpoint_dir = ckpts;
+    opts.resume_from = resume;
+    RunResult r{t.run(opts), {}};
+    r.params = t.global_params();
+    return r;
+  };
+  // The reference, on every rank alone, with its own checkpoints.
+  const RunResult single_run = run(tiny(o), nullptr, own / "single", {});
+
+  for (int tp : tp_sizes()) {
+    const int dp = world_size() / tp;
+    std::vector<Override> layout = o;
+    layout.push_back({"parallel.tensor", std::to_string(tp)});
+    layout.push_back({"parallel.data", std::to_string(dp)});
+    ProcessGrid grid = make_process_grid(tp, dp);
+    const std::string what = "tp " + std::to_string(tp) + " × dp " + std::to_string(dp);
+
+    // one process → this layout
+    const RunResult grown = run(tiny(layout), &grid, shared / ("grown-" + what), own / "single" / "step-00000003");
+    EXPECT_EQ(grown.summary.first_step, 3) << what;
+    ASSERT_EQ(grown.summary.losses.size(), 3u) << what;
+    for (size_t i = 0; i < 3; ++i)
+      EXPECT_NEAR(grown.summary.losses[i], single_run.summary.losses[i + 3], 1e-5 * single_run.summary.losses[i + 3])
+          << "1 → " << what << ", step " << i + 4;
+    double worst = 0;
+    for (size_t i = 0; i < grown.params.size(); ++i)
+      worst = std::max(worst, std::abs(static_cast<double>(grown.params[i]) - single_run.params[i]));
+    EXPECT_LE(worst, 2e-5) << "1 → " << what;
+
+    // this layout → one process (every rank reads the layout's checkpoint on its own)
+    const RunResult full = run(tiny(layout), &grid, shared / ("layout-" + what), {});
+    const RunResult shrunk = run(tiny(o), nullptr, own / ("shrunk-" + what), shared / ("layout-" + what) / "step-00000003");
+    ASSERT_EQ(shrunk.summary.losses.size(), 3u) << what;
+    for (size_t i = 0; i < 3; ++i)
+      EXPECT_NEAR(shrunk.summary.losses[i], full.summary.losses[i + 3], 1e-5 * full.summary.losses[i + 3])
+          << what << " → 1, step " << i + 4;
+  }
+  test::world().barrier();
+  if (test::world().rank() == 0) std::filesystem::remove_all(shared);
 }
 
 }  // namespace
