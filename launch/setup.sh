@@ -27,6 +27,12 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# kiln report (tools/report) plots with matplotlib and reads config.yml with PyYAML.
+if ! python3 -c "import matplotlib, yaml" >/dev/null 2>&1; then
+  echo "setup: installing matplotlib and pyyaml for kiln report"
+  python3 -m pip install --quiet matplotlib pyyaml || echo "setup: pip install failed; kiln report needs matplotlib" >&2
+fi
+
 # nvcc is often installed outside PATH; CMake only needs to be told where.
 if [ -z "${CUDACXX:-}" ] && ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then
   export CUDACXX=/usr/local/cuda/bin/nvcc

@@ -72,6 +72,7 @@ int train(const Config& config, const std::string& config_file, bool under_mpi) 
                   .file = run.path / "train.log"});
     spdlog::info("run directory {}", run.path.string());
     options.metrics_file = run.metrics_file;
+    options.tensorboard_dir = run.path / "tensorboard";  // tensorboard --logdir runs/ finds it
   } else {
     init_logging({.level = config.logging.level,
                   .rank = grid.world_rank,

@@ -40,5 +40,7 @@ void add_schedule_command(CLI::App& app, Action& action);
 void add_train_command(CLI::App& app, Action& action);
 void add_export_hf_command(CLI::App& app, Action& action);
 void add_import_hf_command(CLI::App& app, Action& action);
+void add_report_command(CLI::App& app, Action& action);
+void add_sweep_command(CLI::App& app, Action& action);
 
 }  // namespace kiln::cli

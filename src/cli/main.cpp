@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
   kiln::cli::add_version_command(app, action);
   kiln::cli::add_export_hf_command(app, action);
   kiln::cli::add_import_hf_command(app, action);
+  kiln::cli::add_report_command(app, action);
+  kiln::cli::add_sweep_command(app, action);
 
   try {
     app.parse(argc, argv);

@@ -4,7 +4,10 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <string>
+#include <sys/resource.h>
 #include <stdexcept>
 #include <vector>
 
@@ -14,10 +17,12 @@
 #include "data/synthetic_source.h"
 #include "dist/process_grid.h"
 #include "log/metrics_writer.h"
+#include "log/tensorboard_writer.h"
 #include "model/decoder.h"
 #include "model/init.h"
 #include "optim/lr_schedule.h"
 #include "optim/param_groups.h"
+#include "plan/planner.h"
 #include "tensor/bf16.h"
 #include "tensor/buffer.h"
 #include "train/stop_signal.h"
@@ -76,6 +81,35 @@ StepSlicing slicing_of(const Config& c, const ProcessGrid& grid) {
   return {c.batch.micro_batch, *c.batch.grad_accum, c.parallel.data, grid.dp_rank};
 }
 
+// The process's peak resident set size so far (getrusage: ru_maxrss is in KiB on Linux).
+int64_t peak_rss_bytes() {
+  rusage usage{};
+  if (getrusage(RUSAGE_SELF, &usage) != 0) return 0;
+  return static_cast<int64_t>(usage.ru_maxrss) * 1024;
+}
+
+// KILN_PEAK_FLOPS: the peak FLOP/s of one rank, for MFU. There is no meaningful peak for the CPU
+// backend, so without it (or with a value that is not a positive number) no mfu is reported.
+std::optional<double> peak_flops_per_rank() {
+  const char* env = std::getenv("KILN_PEAK_FLOPS");
+  if (!env || !*env) return std::nullopt;
+  char* end = nullptr;
+  const double v = std::strtod(env, &end);
+  if (end == env || *end != '\0' || !std::isfinite(v) || v <= 0) {
+    spdlog::warn("KILN_PEAK_FLOPS='{}' is not a positive number; no mfu is reported", env);
+    return std::nullopt;
+  }
+  return v;
+}
+
+// Every numeric metric of a record, as TensorBoard scalars "<prefix>/<key>".
+std::vector<std::pair<std::string, double>> scalars_of(const Metrics& m, const std::string& prefix) {
+  std::vector<std::pair<std::string, double>> out;
+  for (const auto& [key, value] : m.items())
+    if (value.is_number()) out.emplace_back(prefix + "/" + key, value.get<double>());
+  return out;
+}
+
 double unmasked_targets(const BatchStorage& b) {
   double n = 0;
   for (float m : b.loss_mask) n += m;
@@ -95,6 +129,7 @@ struct Trainer::State {
   std::optional<Prefetcher> prefetcher;
   BatchStorage eval_batch;
   std::optional<MetricsWriter> metrics;
+  std::optional<TensorBoardWriter> tensorboard;
 
   State(const Config& c, ProcessGrid& g)
       : config(c),
@@ -238,6 +273,10 @@ TrainSummary Trainer::run(const RunOptions& options) {
   State& s = *s_;
   if (!options.metrics_file.empty() && s.grid.world_rank == 0)
     s.metrics.emplace(options.metrics_file, /*rank=*/0, /*flush_every=*/1);
+  if (!options.tensorboard_dir.empty() && s.grid.world_rank == 0) {
+    s.tensorboard.emplace(options.tensorboard_dir);
+    spdlog::info("TensorBoard events: {}", s.tensorboard->path().string());
+  }
   const Config& c = s.config;
   using clock = std::chrono::steady_clock;
   spdlog::info("training {} steps on the CPU: {} parameters, micro batch {} × accumulation {} × {} tokens, "
@@ -262,8 +301,21 @@ TrainSummary Trainer::run(const RunOptions& options) {
   s.prefetcher.emplace(*s.data.train, slicing, static_cast<int>(c.model.seq_length), summary.first_step);
   std::optional<StopSignal> stop;
   if (!options.checkpoint_dir.empty() && c.checkpoint.save_on_signal) stop.emplace();
-  for (const auto& line : format_param_groups(summarize_param_groups(s.model.registry(), c.optimizer)))
-    spdlog::info("{}", line);
+  const std::vector<ParamGroupSummary> groups = summarize_param_groups(s.model.registry(), c.optimizer);
+  for (const auto& line : format_param_groups(groups)) spdlog::info("{}", line);
+  // MFU: the planner's training FLOPs per token (PaLM: 6N + 12·L·d·T) × tokens/s over the peak of
+  // every rank of the job; only with KILN_PEAK_FLOPS (docs/logging.md).
+  const std::optional<double> peak_flops = peak_flops_per_rank();
+  const double model_flops_per_token = static_cast<double>(flops_per_token(c.model, /*causal_halved=*/false));
+  // Rank 0 writes every record to the metrics file and to TensorBoard, whose events are flushed
+  // (and fsynced) per record, so that a crash loses at most one logging interval.
+  auto record = [&](int64_t step, const Metrics& m, const std::string& prefix) {
+    if (s.metrics) s.metrics->write(step, m);
+    if (s.tensorboard) {
+      s.tensorboard->write_scalars(step, scalars_of(m, prefix));
+      s.tensorboard->flush();
+    }
+  };
 
   const int64_t tokens_per_step = c.tokens_per_step();
   auto window_start = clock::now();
@@ -304,15 +356,21 @@ TrainSummary Trainer::run(const RunOptions& options) {
       const double tokens_per_s = static_cast<double>(window_steps * tokens_per_step) / seconds;
       spdlog::info("step {:>6}/{}  loss {:.4f}  lr {:.3e}  grad norm {:.3f}{}  {:.0f} tokens/s", done, c.train.steps,
                    loss, lr, r.grad_norm, r.clip_coef < 1 ? " (clipped)" : "", tokens_per_s);
-      if (s.metrics)
-        s.metrics->write(done, {{"tokens", done * tokens_per_step},
-                                {"loss", loss},
-                                {"lr", lr},
-                                {"grad_norm", r.grad_norm},
-                                {"clip_coef", r.clip_coef},
-                                {"tokens_per_s", tokens_per_s},
-                                {"skipped_steps", summary.skipped_steps},
-                                {"data_wait_s", s.prefetcher->wait_seconds()}});
+      if (s.metrics || s.tensorboard) {
+        Metrics m = {{"tokens", done * tokens_per_step},
+                     {"loss", loss},
+                     {"lr", lr},
+                     {"grad_norm", r.grad_norm},
+                     {"clip_coef", r.clip_coef},
+                     {"tokens_per_s", tokens_per_s},
+                     {"skipped_steps", summary.skipped_steps},
+                     {"data_wait_s", s.prefetcher->wait_seconds()}};
+        for (size_t g = 0; g < groups.size(); ++g) m["lr_group_" + std::to_string(g)] = lr * groups[g].lr_scale;
+        if (peak_flops)
+          m["mfu"] = model_flops_per_token * tokens_per_s / (*peak_flops * static_cast<double>(s.grid.world_size));
+        m["peak_rss_bytes"] = peak_rss_bytes();
+        record(done, m, "train");
+      }
       window_start = clock::now();
       window_steps = 0;
     }
@@ -322,6 +380,10 @@ TrainSummary Trainer::run(const RunOptions& options) {
       spdlog::info("step {:>6}/{}  eval loss {:.4f} over {} batches", done, c.train.steps, eval_loss,
                    c.train.eval_steps);
       if (s.metrics) s.metrics->write(done, {{"tokens", done * tokens_per_step}, {"eval_loss", eval_loss}});
+      if (s.tensorboard) {
+        s.tensorboard->write_scalars(done, {{"eval/loss", eval_loss}});
+        s.tensorboard->flush();
+      }
       window_start = clock::now();  // evaluation time is not training throughput
     }
     if (!options.checkpoint_dir.empty()) {

@@ -19,7 +19,9 @@
 //
 // Every buffer is allocated in the constructor; the step loop allocates nothing.
 // Runs log every logging.interval steps (loss, lr, grad norm, tokens/s) and write the same to the
-// run's metrics file, evaluate every train.eval_interval steps and at the end.
+// run's metrics file (and, with RunOptions::tensorboard_dir, to a TensorBoard event file, flushed
+// at every record), evaluate every train.eval_interval steps and at the end. docs/logging.md lists
+// the metrics.
 #pragma once
 
 #include <filesystem>
@@ -43,6 +45,7 @@ struct RunOptions {
   std::filesystem::path resume_from;      // a checkpoint to continue exactly (step, optimizer, data)
   std::filesystem::path init_from;        // else: a checkpoint whose weights start this run at step 0
   bool init_optimizer = false;            // with init_from: its Adam moments and update count too
+  std::filesystem::path tensorboard_dir;  // empty: no TensorBoard event file (world rank 0 writes it)
 };
 
 struct TrainSummary {

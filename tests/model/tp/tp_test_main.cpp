@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "dist/mpi_session.h"
+#include "support/mpi_gtest.h"
 #include "dist/process_grid.h"
 #include "model/tp/tp_test_env.h"
 
@@ -17,23 +18,6 @@ namespace kiln::tp_test {
 namespace {
 
 std::unique_ptr<ProcessGrid> g_grid;
-
-class FailuresOnlyPrinter : public ::testing::EmptyTestEventListener {
- public:
-  explicit FailuresOnlyPrinter(int rank) : rank_(rank) {}
-  void OnTestPartResult(const ::testing::TestPartResult& r) override {
-    if (!r.failed()) return;
-    std::fprintf(stderr, "[rank %d] %s:%d: Failure\n%s\n", rank_, r.file_name() ? r.file_name() : "?", r.line_number(),
-                 r.message());
-  }
-  void OnTestEnd(const ::testing::TestInfo& info) override {
-    if (info.result()->Failed())
-      std::fprintf(stderr, "[rank %d] FAILED %s.%s\n", rank_, info.test_suite_name(), info.name());
-  }
-
- private:
-  int rank_;
-};
 
 }  // namespace
 
@@ -45,11 +29,7 @@ Communicator& world() { return *g_grid->world; }
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
   kiln::MpiSession session;
-  if (session.world_rank() != 0) {
-    auto& listeners = ::testing::UnitTest::GetInstance()->listeners();
-    delete listeners.Release(listeners.default_result_printer());
-    listeners.Append(new kiln::tp_test::FailuresOnlyPrinter(session.world_rank()));
-  }
+  kiln::testing::print_failures_only_off_rank_zero(session.world_rank());
   int failed = 1;
   {
     kiln::tp_test::g_grid = std::make_unique<kiln::ProcessGrid>(kiln::make_process_grid(session.world_size(), 1));

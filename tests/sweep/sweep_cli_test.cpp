@@ -1,0 +1,149 @@
+// kiln sweep through the binary: runs both runs, skips them when complete, resumes an interrupted one.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "support/temp_dir.h"
+
+namespace kiln {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::TempDir;
+
+struct Result {
+  int code;
+  std::string output;
+};
+
+Result kiln(const std::string& args) {
+  const std::string cmd = std::string(KILN_BINARY) + " " + args + " 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf{};
+  while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), out};
+}
+
+// Training-loss records of `step` in a metrics file (evaluation records carry eval_loss instead).
+size_t loss_records(const std::string& metrics, int step) {
+  std::istringstream in(metrics);
+  size_t n = 0;
+  for (std::string line; std::getline(in, line);)
+    if (line.find("{\"step\":" + std::to_string(step) + ",") == 0 && line.find("\"loss\":") != std::string::npos) ++n;
+  return n;
+}
+
+size_t count(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+TEST(SweepCli, RunsSkipsAndResumes) {
+  TempDir dir;
+  const fs::path runs = dir.path() / "runs";
+  const auto f = dir.write("s.yml", "base: " + std::string(KILN_SOURCE_DIR) +
+                                        "/configs/tiny-synthetic.yml\nname: t\noutput_dir: " + runs.string() +
+                                        "\nset: {train.steps: 4, schedule.warmup_steps: 1, schedule.cooldown_steps: 0, "
+                                        "train.eval_interval: 0, checkpoint.interval: 2, logging.interval: 1}\n"
+                                        "grid:\n  optimizer.lr: [1e-3, 3e-3]\n");
+  Result dry = kiln("sweep --dry-run " + f.string());
+  ASSERT_EQ(dry.code, 0) << dry.output;
+  EXPECT_NE(dry.output.find("[2/2] t-optimizer.lr=3e-3"), std::string::npos) << dry.output;
+  EXPECT_FALSE(fs::exists(runs)) << "a dry run writes nothing";
+
+  Result first = kiln("sweep " + f.string());
+  ASSERT_EQ(first.code, 0) << first.output;
+  EXPECT_NE(first.output.find("[1/2] t-optimizer.lr=1e-3 … done in"), std::string::npos) << first.output;
+  EXPECT_NE(first.output.find("[2/2] t-optimizer.lr=3e-3 … done in"), std::string::npos) << first.output;
+  EXPECT_NE(first.output.find("final loss"), std::string::npos) << first.output;
+  const fs::path b = runs / "t-optimizer.lr=3e-3";
+  EXPECT_TRUE(fs::exists(b / "config.yml"));
+  EXPECT_TRUE(fs::exists(b / "sweep.log"));
+
+  Result again = kiln("sweep " + f.string());
+  ASSERT_EQ(again.code, 0) << again.output;
+  EXPECT_EQ(count(again.output, "skipped: complete"), 2u) << again.output;
+
+  // Interrupt run 2 after its step-2 checkpoint: the step-4 checkpoint and the metrics after step 2 never were.
+  std::vector<fs::path> ckpts;
+  for (const auto& e : fs::directory_iterator(b / "checkpoints"))
+    if (e.is_directory()) ckpts.push_back(e.path());
+  std::sort(ckpts.begin(), ckpts.end());
+  ASSERT_EQ(ckpts.size(), 2u);
+  fs::remove_all(ckpts.back());
+  if (fs::exists(b / "checkpoints/latest")) std::ofstream(b / "checkpoints/latest") << ckpts.front().filename().string() << "\n";
+  std::string kept;
+  {
+    std::ifstream in(b / "metrics.jsonl");
+    for (std::string line; std::getline(in, line);)
+      if (line.find("\"step\":1,") != std::string::npos || line.find("\"step\":2,") != std::string::npos)
+        kept += line + "\n";
+  }
+  ASSERT_EQ(count(kept, "\n"), 2u) << kept;
+  std::ofstream(b / "metrics.jsonl") << kept;
+
+  Result resumed = kiln("sweep " + f.string());
+  ASSERT_EQ(resumed.code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("[1/2] t-optimizer.lr=1e-3 … skipped: complete"), std::string::npos) << resumed.output;
+  EXPECT_NE(resumed.output.find("[2/2] t-optimizer.lr=3e-3 … resuming after step 2 … done in"), std::string::npos)
+      << resumed.output;
+  const std::string metrics = testing::read_file(b / "metrics.jsonl");
+  EXPECT_EQ(loss_records(metrics, 1), 1u) << "resumed, not restarted: " << metrics;
+  EXPECT_EQ(loss_records(metrics, 2), 1u) << metrics;
+  EXPECT_EQ(loss_records(metrics, 3), 1u) << metrics;
+  EXPECT_EQ(loss_records(metrics, 4), 1u) << metrics;
+  EXPECT_NE(testing::read_file(b / "sweep.log").find("resumed from"), std::string::npos);
+
+  Result only = kiln("sweep --only nope " + f.string());
+  EXPECT_EQ(only.code, 2) << only.output;
+  EXPECT_NE(only.output.find("no run named 'nope'"), std::string::npos) << only.output;
+}
+
+TEST(SweepCli, AFailingRunIsReportedAndTheSweepGoesOn) {
+  TempDir dir;
+  const auto f = dir.write("s.yml", "base: " + std::string(KILN_SOURCE_DIR) +
+                                        "/configs/tiny-synthetic.yml\nname: f\noutput_dir: " +
+                                        (dir.path() / "runs").string() +
+                                        "\nset: {train.steps: 4, schedule.warmup_steps: 1, schedule.cooldown_steps: 0, "
+                                        "train.eval_interval: 0}\n"
+                                        "list:\n  - {name: broken, checkpoint.init_from: /nonexistent}\n"
+                                        "  - {name: fine}\n");
+  Result r = kiln("sweep " + f.string());
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("[1/2] broken … FAILED (exit 1)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("[2/2] fine … done in"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("1 trained, 0 skipped, 1 failed"), std::string::npos) << r.output;
+  EXPECT_NE(testing::read_file(dir.path() / "runs/broken/sweep.log").find("/nonexistent"), std::string::npos);
+}
+
+TEST(SweepCli, BadSweepExits2AndSlurmWritesAnArray) {
+  TempDir dir;
+  const std::string base = "base: " + std::string(KILN_SOURCE_DIR) + "/configs/tiny-synthetic.yml\n";
+  const auto bad = dir.write("bad.yml", base + "name: b\ngrid:\n  optimizer.lrr: [1, 2]\n");
+  Result r = kiln("sweep " + bad.string());
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("did you mean 'optimizer.lr'?"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("config errors (2)"), std::string::npos) << r.output;
+
+  const auto good = dir.write("good.yml", base + "name: g\noutput_dir: " + (dir.path() / "runs").string() +
+                                              "\ngrid:\n  optimizer.lr: [1e-3, 3e-3, 1e-2]\n");
+  const fs::path out = dir.path() / "g.sbatch";
+  r = kiln("sweep " + good.string() + " --slurm " + out.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  const std::string script = testing::read_file(out);
+  EXPECT_NE(script.find("#SBATCH --array=0-2"), std::string::npos) << script;
+  EXPECT_EQ(count(script, " train '"), 3u) << script;
+  EXPECT_FALSE(fs::exists(dir.path() / "runs")) << "--slurm trains nothing";
+}
+
+}  // namespace
+}  // namespace kiln
