@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "support/run_command.h"
 #include "support/temp_dir.h"
 
 namespace kiln {
@@ -14,19 +15,10 @@ namespace {
 
 using testing::TempDir;
 
-struct Result {
-  int code;
-  std::string output;  // stdout and stderr together
-};
+using Result = testing::CommandResult;
 
 Result kiln(const std::string& args, const std::string& env = "") {
-  const std::string cmd = (env.empty() ? "" : "env " + env + " ") + std::string(KILN_BINARY) + " " + args + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), out};
+  return testing::run_command((env.empty() ? "" : "env " + env + " ") + std::string(KILN_BINARY) + " " + args);
 }
 
 std::string config(const std::string& name) { return std::string(KILN_SOURCE_DIR) + "/configs/" + name + ".yml"; }

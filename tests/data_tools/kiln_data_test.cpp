@@ -12,6 +12,7 @@
 
 #include "data/formats/document_store.h"
 #include "sample_corpus.h"
+#include "support/run_command.h"
 #include "support/error_text.h"
 #include "support/temp_dir.h"
 #include "tokenizer/tokenizer.h"
@@ -23,20 +24,9 @@ using testing::contains;
 using testing::read_file;
 using testing::TempDir;
 
-struct Result {
-  int code;
-  std::string output;  // stdout and stderr together
-};
+using Result = testing::CommandResult;
 
-Result kiln_data(const std::string& args) {
-  const std::string cmd = std::string(KILN_DATA_BINARY) + " " + args + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), out};
-}
+Result kiln_data(const std::string& args) { return testing::run_command(std::string(KILN_DATA_BINARY) + " " + args); }
 
 const std::string kGpt2 = std::string(KILN_SHARED_DIR) + "/reference/tokenizers/gpt2-tokenizer.json";
 

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "support/run_command.h"
 #include "support/temp_dir.h"
 
 namespace kiln {
@@ -17,20 +18,9 @@ namespace {
 namespace fs = std::filesystem;
 using testing::TempDir;
 
-struct Result {
-  int code;
-  std::string output;
-};
+using Result = testing::CommandResult;
 
-Result kiln(const std::string& args) {
-  const std::string cmd = std::string(KILN_BINARY) + " " + args + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), out};
-}
+Result kiln(const std::string& args) { return testing::run_command(std::string(KILN_BINARY) + " " + args); }
 
 // Training-loss records of `step` in a metrics file (evaluation records carry eval_loss instead).
 size_t loss_records(const std::string& metrics, int step) {

@@ -76,26 +76,15 @@ void OutputFile::write(const void* data, size_t n) {
   bytes_ += n;
   if (buffer_.size() + n > kBufferBytes) flush();
   if (n >= kBufferBytes) {
-    // Large blocks go straight to the kernel rather than through the buffer.
-    while (n > 0) {
-      ssize_t w = ::write(fd_, p, n);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        fail("write failed", errno);
-      }
-      p += w;
-      n -= static_cast<size_t>(w);
-    }
+    write_through(p, n);  // large blocks go straight to the kernel rather than through the buffer
     return;
   }
   buffer_.insert(buffer_.end(), p, p + n);
 }
 
-void OutputFile::flush() {
-  const std::byte* p = buffer_.data();
-  size_t n = buffer_.size();
+void OutputFile::write_through(const std::byte* p, size_t n) {
   while (n > 0) {
-    ssize_t w = ::write(fd_, p, n);
+    const ssize_t w = ::write(fd_, p, n);
     if (w < 0) {
       if (errno == EINTR) continue;
       fail("write failed", errno);
@@ -103,6 +92,10 @@ void OutputFile::flush() {
     p += w;
     n -= static_cast<size_t>(w);
   }
+}
+
+void OutputFile::flush() {
+  write_through(buffer_.data(), buffer_.size());
   buffer_.clear();
 }
 

@@ -49,6 +49,7 @@ class OutputFile {
 
  private:
   [[noreturn]] void fail(const char* what, int err) const;
+  void write_through(const std::byte* p, size_t n);  // all of it, retrying short writes and EINTR
 
   std::filesystem::path destination_;
   std::filesystem::path temporary_;
