@@ -21,15 +21,8 @@ kiln_data="${KILN_BUILD_DIR:-build}/kiln-data"
 "$kiln" version
 echo
 
+bash launch/sample-data.sh
 data=data/sample
-if [ ! -f "$data/corpus_text_document.idx" ]; then
-  mkdir -p "$data"
-  echo "=== kiln-data: sample corpus → tokenizer → shards in $data/"
-  "$kiln_data" sample-corpus --output "$data/corpus.jsonl" --size-mb 3 --seed 1
-  "$kiln_data" train-tokenizer "$data/corpus.jsonl" --vocab-size 512 --output "$data/tokenizer.json"
-  "$kiln_data" tokenize "$data/corpus.jsonl" --tokenizer "$data/tokenizer.json" --output "$data/corpus_text_document"
-fi
-"$kiln_data" verify "$data/corpus_text_document" --tokenizer "$data/tokenizer.json"
 "$kiln_data" inspect "$data/corpus_text_document" --tokenizer "$data/tokenizer.json" --decode 1 | head -n 30
 echo
 run="tiny-$(date +%Y%m%d-%H%M%S)"

@@ -80,6 +80,14 @@ class ReportTest(unittest.TestCase):
         self.assertIn("| a |", md)
         self.assertIn("Appendix D", md)
 
+    def test_runs_in_natural_order(self):
+        # A shell glob gives bs=16 before bs=4; the report lists runs by the numbers in their names.
+        for gb in (16, 4, 8):
+            write_run(self.root, f"bs={gb}", gb, 8, [train_rec(s, gb * 8, 4.0, 1e-3) for s in (10, 20)])
+        dirs = [os.path.join(self.root, f"bs={gb}") for gb in (16, 4, 8)]
+        result, _ = self.report(*dirs)
+        self.assertEqual([r["run"] for r in result["runs"]], ["bs=4", "bs=8", "bs=16"])
+
     def test_batch_size_explicit_target(self):
         rep, _ = self.report(self.a, self.b, "--smooth", "1", "--target-loss", "4.0")
         bsa = rep["batch_size_analysis"]

@@ -53,6 +53,8 @@ def _tables(result: dict):
             f"step whose smoothed loss is ≤ the target counts. Speed-up = reference steps / steps; token cost "
             f"= tokens / reference tokens; reference = the smallest batch "
             f"({_fmt(bsa['reference_batch_tokens'])} tokens, mean over its runs).")
+    if len(bsa["groups"]) == 1:
+        note = "Every run has the same global batch, so this only says when each reached the target. " + note
     tables.append((
         "Batch size (Stable LM 2, Appendix D)",
         ["run", "global batch (tokens)", "step at target", "tokens at target", "speed-up (steps)",
@@ -69,12 +71,15 @@ def _tables(result: dict):
           _fmt(g["speedup_steps"]), _fmt(g["token_cost_ratio"])] for g in bsa["groups"]],
         "",
     ))
+    sched = result["schedule_analysis"]["runs"]
+    same_schedule = len({(x["schedule_style"], x["peak_lr"]) for x in sched}) == 1
     tables.append((
         "Schedule (Stable LM 2, Appendix B)",
         ["run", "schedule", "peak lr", "average lr (integral)", "average lr (mean of logged)",
          f"final {bsa['loss_source']} loss"],
         [[s["run"], _fmt(s["schedule_style"]), _fmt(s["peak_lr"]), _fmt(s["avg_lr_integral"]),
           _fmt(s["avg_lr_mean"]), _fmt(s["final_loss"])] for s in result["schedule_analysis"]["runs"]],
+        ("Every run has the same schedule and peak lr. " if same_schedule else "") +
         "Average lr = trapezoid integral of lr over the logged steps divided by the steps it spans "
         "(first to last logged step); the plain mean of the logged values is shown beside it.",
     ))

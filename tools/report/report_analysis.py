@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from dataclasses import dataclass, field
 
 
@@ -142,12 +143,19 @@ def load_run(path: str) -> Run:
                seq_length=int(sl) if sl is not None else None)
 
 
+def natural_key(name: str):
+    """Sort key that compares digit runs as numbers: bs=4 < bs=8 < bs=16."""
+    return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", name) if t]
+
+
 def load_runs(paths: list[str]) -> list[Run]:
+    """The runs, in natural order of their names (a shell glob sorts bs=16 before bs=4)."""
     runs = [load_run(p) for p in paths]  # every directory checked before anything is drawn
     names = [r.name for r in runs]
     for r in runs:  # two runs with the same basename: show the path instead
         if names.count(r.name) > 1:
             r.name = os.path.normpath(r.path)
+    runs.sort(key=lambda r: natural_key(r.name))
     return runs
 
 
