@@ -241,7 +241,7 @@ Schema::Schema() {
   str(KEY(train.output_dir)).def("runs").doc("Runs are written to <output_dir>/<name>.");
   i64(KEY(train.steps)).required().min(1).doc("Optimizer steps to train.");
   i64(KEY(train.seed)).def(1234).doc("Seed of initialisation and every other random stream.");
-  choice(Device{}, KEY(train.device)).def(Device::cpu).doc("Backend.");
+  choice(Device{}, KEY(train.device)).def(Device::cpu).doc("Backend: cpu (the reference, fp32 math) or cuda (one GPU per rank, bf16 storage; docs/cuda-backend.md).");
   choice(Precision{}, KEY(train.precision)).def(Precision::bf16).doc("Parameter and activation dtype (fp32 masters either way).");
   choice(Recompute{}, KEY(train.recompute)).def(Recompute::none).doc("Activation recomputation: selective recomputes the MLP intermediates.");
   i64(KEY(train.eval_interval)).def(1000).min(0).doc("Steps between evaluations; 0 disables.");

@@ -45,7 +45,7 @@ void attention_branch_forward(Ops<Real>& ops, const Real* x, const LayerTensors<
     ops.rotary_forward(s.q, s.q, batch.position_ids, N, spec.H, spec.D);
     ops.rotary_forward(s.k, s.k, batch.position_ids, N, spec.H, spec.D);
   }
-  ops.attention_forward(s.att, s.probs, s.q, s.k, s.v, attention_args(spec, batch));
+  ops.attention_forward(s.att, s.attn_saved, s.q, s.k, s.v, attention_args(spec, batch));
 }
 
 // mlp(h) without the down projection: leaves the activation output in s.act.
@@ -68,7 +68,7 @@ void o_proj_backward(Ops<Real>& ops, const Real* dout, const LayerTensors<Real*>
                      const BlockSaved<Real>& s, const BlockScratch<Real>& sc, const BlockSpec<Real>& spec, int N) {
   // Row-parallel under TP: dout is the full (replicated) gradient, d att this rank's heads', and
   // the bias gradient Σ_n dout the same on every rank.
-  ops.fill(sc.datt, Real(0), static_cast<int64_t>(N) * spec.A);
+  ops.fill(sc.datt, Accum<Real>(0), static_cast<int64_t>(N) * spec.A);
   ops.linear_backward(sc.datt, g.o_w, g.o_b, dout, s.att, w.o_w, N, spec.A, spec.C);
 }
 
@@ -77,7 +77,7 @@ template <class Real>
 void down_proj_backward(Ops<Real>& ops, const Real* dout, const LayerTensors<Real*>& g,
                         const LayerTensors<const Real*>& w, const BlockSaved<Real>& s, const BlockScratch<Real>& sc,
                         const BlockSpec<Real>& spec, int N) {
-  ops.fill(sc.dact, Real(0), static_cast<int64_t>(N) * spec.F);
+  ops.fill(sc.dact, Accum<Real>(0), static_cast<int64_t>(N) * spec.F);
   ops.linear_backward(sc.dact, g.down_w, g.down_b, dout, s.act, w.down_w, N, spec.F, spec.C);
 }
 
@@ -88,10 +88,10 @@ void mlp_rest_backward(Ops<Real>& ops, Real* dres, const Real* ln2_input, const 
                        const BlockSpec<Real>& spec, int N) {
   const int C = spec.C, F = spec.F;
   const int64_t nf = static_cast<int64_t>(N) * F;
-  ops.fill(sc.dup, Real(0), nf);
-  ops.fill(sc.dln, Real(0), static_cast<int64_t>(N) * C);
+  ops.fill(sc.dup, Accum<Real>(0), nf);
+  ops.fill(sc.dln, Accum<Real>(0), static_cast<int64_t>(N) * C);
   if (spec.activation == Activation::swiglu) {
-    ops.fill(sc.dgate, Real(0), nf);
+    ops.fill(sc.dgate, Accum<Real>(0), nf);
     ops.swiglu_backward(sc.dgate, sc.dup, sc.dact, s.gate, s.up, nf);
     ops.linear_backward(sc.dln, g.gate_w, g.gate_b, sc.dgate, s.ln2, w.gate_w, N, C, F);
   } else {
@@ -110,22 +110,22 @@ void attention_rest_backward(Ops<Real>& ops, Real* dres, const Real* x, const La
   const int N = batch.B * batch.T, C = spec.C;
   const int64_t nc = static_cast<int64_t>(N) * C;
   const int64_t na = static_cast<int64_t>(N) * spec.A;
-  ops.fill(sc.dq, Real(0), na);
-  ops.fill(sc.dk, Real(0), na);
-  ops.fill(sc.dv, Real(0), na);
-  ops.attention_backward(sc.dq, sc.dk, sc.dv, sc.datt, s.q, s.k, s.v, s.att, s.probs, attention_args(spec, batch));
+  ops.fill(sc.dq, Accum<Real>(0), na);
+  ops.fill(sc.dk, Accum<Real>(0), na);
+  ops.fill(sc.dv, Accum<Real>(0), na);
+  ops.attention_backward(sc.dq, sc.dk, sc.dv, sc.datt, s.q, s.k, s.v, s.att, s.attn_saved, attention_args(spec, batch));
   // dq, dk are gradients of the rotated q, k; rotate them back to the projections' outputs.
   const Real* dq = sc.dq;
   const Real* dk = sc.dk;
   if (spec.rotary) {
-    ops.fill(sc.dq_rot, Real(0), na);
-    ops.fill(sc.dk_rot, Real(0), na);
+    ops.fill(sc.dq_rot, Accum<Real>(0), na);
+    ops.fill(sc.dk_rot, Accum<Real>(0), na);
     ops.rotary_backward(sc.dq_rot, sc.dq, batch.position_ids, N, spec.H, spec.D);
     ops.rotary_backward(sc.dk_rot, sc.dk, batch.position_ids, N, spec.H, spec.D);
     dq = sc.dq_rot;
     dk = sc.dk_rot;
   }
-  ops.fill(sc.dln, Real(0), nc);
+  ops.fill(sc.dln, Accum<Real>(0), nc);
   ops.linear_backward(sc.dln, g.q_w, g.q_b, dq, s.ln1, w.q_w, N, C, spec.A);
   ops.linear_backward(sc.dln, g.k_w, g.k_b, dk, s.ln1, w.k_w, N, C, spec.A);
   ops.linear_backward(sc.dln, g.v_w, g.v_b, sc.dv, s.ln1, w.v_w, N, C, spec.A);
@@ -136,8 +136,8 @@ void attention_rest_backward(Ops<Real>& ops, Real* dres, const Real* x, const La
 }  // namespace
 
 template <class Real>
-void norm_forward(Ops<Real>& ops, NormType type, Real* out, Real* mean, Real* rstd, const Real* inp, const Real* weight,
-                  const Real* bias, int N, int C, Real eps) {
+void norm_forward(Ops<Real>& ops, NormType type, Real* out, Accum<Real>* mean, Accum<Real>* rstd, const Real* inp,
+                  const Real* weight, const Real* bias, int N, int C, Accum<Real> eps) {
   if (type == NormType::layernorm)
     ops.layernorm_forward(out, mean, rstd, inp, weight, bias, N, C, eps);
   else
@@ -146,7 +146,8 @@ void norm_forward(Ops<Real>& ops, NormType type, Real* out, Real* mean, Real* rs
 
 template <class Real>
 void norm_backward(Ops<Real>& ops, NormType type, Real* dinp, Real* dweight, Real* dbias, const Real* dout,
-                   const Real* inp, const Real* weight, const Real* mean, const Real* rstd, int N, int C) {
+                   const Real* inp, const Real* weight, const Accum<Real>* mean, const Accum<Real>* rstd, int N,
+                   int C) {
   if (type == NormType::layernorm)
     ops.layernorm_backward(dinp, dweight, dbias, dout, inp, weight, mean, rstd, N, C);
   else
@@ -198,10 +199,10 @@ void block_backward(Ops<Real>& ops, Real* dres, const LayerTensors<Real*>& g, co
 }
 
 #define KILN_INSTANTIATE_BLOCK(Real)                                                                                  \
-  template void norm_forward<Real>(Ops<Real>&, NormType, Real*, Real*, Real*, const Real*, const Real*,               \
-                                   const Real*, int, int, Real);                                                      \
+  template void norm_forward<Real>(Ops<Real>&, NormType, Real*, Accum<Real>*, Accum<Real>*, const Real*,             \
+                                   const Real*, const Real*, int, int, Accum<Real>);                                  \
   template void norm_backward<Real>(Ops<Real>&, NormType, Real*, Real*, Real*, const Real*, const Real*,              \
-                                    const Real*, const Real*, const Real*, int, int);                                 \
+                                    const Real*, const Accum<Real>*, const Accum<Real>*, int, int);                   \
   template void block_forward<Real>(Ops<Real>&, Real*, const Real*, const LayerTensors<const Real*>&,                 \
                                     const BlockSaved<Real>&, const BlockSpec<Real>&, const BlockBatch&);              \
   template void block_backward<Real>(Ops<Real>&, Real*, const LayerTensors<Real*>&, const Real*,                      \
@@ -210,5 +211,6 @@ void block_backward(Ops<Real>& ops, Real* dres, const LayerTensors<Real*>& g, co
 
 KILN_INSTANTIATE_BLOCK(float)
 KILN_INSTANTIATE_BLOCK(double)
+KILN_INSTANTIATE_BLOCK(bf16)
 
 }  // namespace kiln

@@ -34,12 +34,12 @@ template <class Real>
 struct BlockSpec {
   int C, H, D, F;                           // hidden, heads, head dim, MLP width (H, F: this rank's)
   NormType norm;
-  Real norm_eps;
+  Accum<Real> norm_eps;
   Activation activation;
   bool parallel_residual;
-  Real attn_scale;                          // 1/sqrt(D), or 1/D under µP's scale_qk_dot_by_d
+  Accum<Real> attn_scale;                   // 1/sqrt(D), or 1/D under µP's scale_qk_dot_by_d
   bool rotary;                              // rotary positions, with the ops' prepare_rotary table
-  const Real* alibi_slopes;                 // [H] in the ops' memory (this rank's heads), or nullptr
+  const Accum<Real>* alibi_slopes;          // [H] in the ops' memory (this rank's heads), or nullptr
   int A = 0;                                // H·D: attention width on this rank (C without TP)
   Communicator* tp_comm = nullptr;          // the TP group, or nullptr: no tensor parallelism
 };
@@ -52,15 +52,19 @@ struct BlockBatch {
 };
 
 // Saved by forward, read by backward. [N, C] unless noted; stats [N]; q, k, v, att [N, A];
-// probs [B, H, T, T]; gate, up, act [N, F] (gate unused with GELU). For a parallel block `mid` holds the attention
+// attn_saved: what the backend's attention keeps for its backward (Ops::attention_saved_elements:
+// the probabilities on the CPU, the row log-sum-exp on the GPU); gate, up, act [N, F] (gate unused with GELU). For a parallel block `mid` holds the attention
 // branch's output (kept for symmetry; backward does not read it).
 template <class Real>
 struct BlockSaved {
-  Real *ln1, *ln1_mean, *ln1_rstd;
+  Real* ln1;
+  Accum<Real> *ln1_mean, *ln1_rstd;
   Real *q, *k, *v;  // q and k after rotary
-  Real *probs, *att;
+  Accum<Real>* attn_saved;
+  Real* att;
   Real *mid;
-  Real *ln2, *ln2_mean, *ln2_rstd;
+  Real* ln2;
+  Accum<Real> *ln2_mean, *ln2_rstd;
   Real *gate, *up, *act;
 };
 
@@ -90,10 +94,11 @@ void block_backward(Ops<Real>& ops, Real* dres, const LayerTensors<Real*>& g, co
 // The norm the config chose, over [N, C] rows: LayerNorm (bias optional) or RMSNorm (mean unused,
 // bias must be null). Shared with the decoder's final norm.
 template <class Real>
-void norm_forward(Ops<Real>& ops, NormType type, Real* out, Real* mean, Real* rstd, const Real* inp,
-                  const Real* weight, const Real* bias, int N, int C, Real eps);
+void norm_forward(Ops<Real>& ops, NormType type, Real* out, Accum<Real>* mean, Accum<Real>* rstd, const Real* inp,
+                  const Real* weight, const Real* bias, int N, int C, Accum<Real> eps);
 template <class Real>
 void norm_backward(Ops<Real>& ops, NormType type, Real* dinp, Real* dweight, Real* dbias, const Real* dout,
-                   const Real* inp, const Real* weight, const Real* mean, const Real* rstd, int N, int C);
+                   const Real* inp, const Real* weight, const Accum<Real>* mean, const Accum<Real>* rstd, int N,
+                   int C);
 
 }  // namespace kiln

@@ -1,7 +1,10 @@
 #include "model/decoder.h"
 
+#include <cstddef>
+#include <functional>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "model/param_names.h"
@@ -10,26 +13,37 @@
 namespace kiln {
 namespace {
 
-// Lays tensors out in one arena: each take() reserves n elements (rounded up to 16, 64 bytes of
-// float, so every tensor starts on a cache line relative to the arena) and remembers which pointer
-// to aim at them; bind() aims them all once the arena exists. Planning before allocating is what
-// lets the whole arena be one allocation of a size known up front.
-template <class Real>
+// Lays tensors out in one arena: each take() reserves n elements of its type, starting on a
+// 256-byte boundary (a cache line on the CPU, the widest vector load and cuBLASLt's preferred
+// alignment on the GPU), and remembers which pointer to aim at them; bind() aims them all once the
+// arena exists. Planning before allocating is what lets the whole arena be one allocation, of a
+// size known up front, made through the ops backend (host or device memory alike).
 class ArenaPlan {
  public:
-  void take(Real*& slot, int64_t n) {
-    slots_.emplace_back(&slot, total_);
-    total_ += (n + 15) / 16 * 16;
+  template <class T>
+  void take(T*& slot, int64_t n) {
+    const int64_t offset = bytes_;
+    binders_.emplace_back([&slot, offset](std::byte* base) { slot = reinterpret_cast<T*>(base + offset); });
+    bytes_ += (n * static_cast<int64_t>(sizeof(T)) + 255) / 256 * 256;
   }
-  int64_t total() const { return total_; }
-  void bind(Real* base) const {
-    for (const auto& [slot, offset] : slots_) *slot = base + offset;
+  int64_t bytes() const { return bytes_; }
+  void bind(void* base) const {
+    for (const auto& b : binders_) b(static_cast<std::byte*>(base));
   }
 
  private:
-  std::vector<std::pair<Real**, int64_t>> slots_;
-  int64_t total_ = 0;
+  std::vector<std::function<void(std::byte*)>> binders_;
+  int64_t bytes_ = 0;
 };
+
+template <class Real>
+std::unique_ptr<Ops<Real>> default_ops() {
+  if constexpr (std::is_same_v<Real, bf16>) {
+    throw std::invalid_argument("Decoder<bf16>: bf16 storage needs a device backend (CudaOps); there is no CPU bf16 Ops");
+  } else {
+    return std::make_unique<CpuOps<Real>>();
+  }
+}
 
 }  // namespace
 
@@ -50,11 +64,11 @@ Decoder<Real>::Decoder(const ModelConfig& model, int max_batch, int seq, std::un
       F_local_(F_ / tp_.size),
       V_local_(V_ / tp_.size),
       vocab_begin_(tp_.rank * V_local_),
-      emb_scale_(static_cast<Real>(model.mup.enabled ? model.mup.embeddings_scale : 1.0)),
-      logit_scale_(static_cast<Real>(model.mup.enabled ? model.mup.output_alpha * model.mup_width_scale() : 1.0)),
+      emb_scale_(static_cast<Acc>(model.mup.enabled ? model.mup.embeddings_scale : 1.0)),
+      logit_scale_(static_cast<Acc>(model.mup.enabled ? model.mup.output_alpha * model.mup_width_scale() : 1.0)),
       layout_(model, tp_.rank, tp_.size),
       offsets_(resolve_param_offsets(layout_.registry(), model)),
-      ops_(ops ? std::move(ops) : std::make_unique<CpuOps<Real>>()) {
+      ops_(ops ? std::move(ops) : default_ops<Real>()) {
   if (max_batch < 1 || seq < 1) {
     throw std::invalid_argument("Decoder: max_batch (" + std::to_string(max_batch) + ") and seq (" +
                                 std::to_string(seq) + ") must be at least 1");
@@ -65,7 +79,7 @@ Decoder<Real>::Decoder(const ModelConfig& model, int max_batch, int seq, std::un
                          model.rotary_theta);
   }
   // The slopes of this rank's heads: global heads [rank·H/tp, (rank + 1)·H/tp).
-  const Real* alibi_slopes =
+  const Acc* alibi_slopes =
       model.positions == PositionType::alibi ? ops_->prepare_alibi(H_, tp_.rank * H_local_, H_local_) : nullptr;
   const bool qk_by_d = model.mup.enabled && model.mup.scale_qk_dot_by_d;
   spec_ = {C_,
@@ -73,10 +87,10 @@ Decoder<Real>::Decoder(const ModelConfig& model, int max_batch, int seq, std::un
            D_,
            F_local_,
            model.norm,
-           static_cast<Real>(model.norm_eps),
+           static_cast<Acc>(model.norm_eps),
            model.activation,
            model.parallel_residual,
-           static_cast<Real>(attention_scale(D_, qk_by_d)),
+           static_cast<Acc>(attention_scale(D_, qk_by_d)),
            rotary,
            alibi_slopes,
            A_local_,
@@ -86,10 +100,10 @@ Decoder<Real>::Decoder(const ModelConfig& model, int max_batch, int seq, std::un
   const int64_t L = model.num_layers;
   const int64_t N = static_cast<int64_t>(max_batch) * seq;
   const int64_t NC = N * C_, NF = N * F_local_, NA = N * A_local_;
-  const int64_t probs = static_cast<int64_t>(max_batch) * H_local_ * seq * seq;
+  const int64_t attn_saved = ops_->attention_saved_elements(max_batch, H_local_, seq);
   const bool swiglu = model.activation == Activation::swiglu;
 
-  ArenaPlan<Real> plan;
+  ArenaPlan plan;
   residual_.assign(static_cast<size_t>(L + 1), nullptr);
   for (Real*& x : residual_) plan.take(x, NC);
   saved_.assign(static_cast<size_t>(L), BlockSaved<Real>{});
@@ -100,7 +114,7 @@ Decoder<Real>::Decoder(const ModelConfig& model, int max_batch, int seq, std::un
     plan.take(s.q, NA);
     plan.take(s.k, NA);
     plan.take(s.v, NA);
-    plan.take(s.probs, probs);
+    plan.take(s.attn_saved, attn_saved);
     plan.take(s.att, NA);
     plan.take(s.mid, NC);
     plan.take(s.ln2, NC);
@@ -132,13 +146,14 @@ Decoder<Real>::Decoder(const ModelConfig& model, int max_batch, int seq, std::un
   plan.take(sc.dgate, swiglu ? NF : 0);
   plan.take(sc.dup, NF);
 
-  arena_.assign(static_cast<size_t>(plan.total()), Real(0));
-  plan.bind(arena_.data());
-  default_positions_.assign(static_cast<size_t>(N), 0);
+  plan.take(default_positions_, N);
+
+  arena_bytes_ = plan.bytes();
+  plan.bind(ops_->allocate(static_cast<size_t>(arena_bytes_)));
 }
 
 template <class Real>
-double Decoder<Real>::run_forward(const Real* params, const BatchView& batch, bool for_backward, Real dloss_scale) {
+double Decoder<Real>::run_forward(const Real* params, const BatchView& batch, bool for_backward, Acc dloss_scale) {
   if (batch.batch < 1 || batch.batch > max_batch_ || batch.seq < 1 || batch.seq > seq_) {
     throw std::invalid_argument("Decoder: a batch of " + std::to_string(batch.batch) + " × " +
                                 std::to_string(batch.seq) + " tokens does not fit the planned " +
@@ -148,8 +163,8 @@ double Decoder<Real>::run_forward(const Real* params, const BatchView& batch, bo
 
   const int32_t* positions = batch.position_ids;
   if (!positions) {
-    ops_->fill_positions(default_positions_.data(), B, T);
-    positions = default_positions_.data();
+    ops_->fill_positions(default_positions_, B, T);
+    positions = default_positions_;
   }
   batch_ = batch;
   block_batch_ = {B, T, positions, batch.doc_ids};
@@ -175,7 +190,7 @@ double Decoder<Real>::run_forward(const Real* params, const BatchView& batch, bo
   if (batch.loss_mask)
     ops.convert(mask_, batch.loss_mask, N);
   else
-    ops.fill(mask_, Real(1), N);
+    ops.fill(mask_, Acc(1), N);
   // In place: the logits are not needed once their gradient exists.
   if (tp_.enabled()) {  // vocab-parallel: [N, V/tp] logits, three statistics reduced per token
     return vocab_parallel_cross_entropy(ops, tp_.comm, for_backward ? logits_ : nullptr, losses_, logits_,
@@ -187,7 +202,7 @@ double Decoder<Real>::run_forward(const Real* params, const BatchView& batch, bo
 }
 
 template <class Real>
-double Decoder<Real>::forward(const Real* params, const BatchView& batch, Real dloss_scale) {
+double Decoder<Real>::forward(const Real* params, const BatchView& batch, Acc dloss_scale) {
   ready_for_backward_ = false;  // stays false if run_forward throws
   const double loss = run_forward(params, batch, true, dloss_scale);
   ready_for_backward_ = true;
@@ -197,7 +212,7 @@ double Decoder<Real>::forward(const Real* params, const BatchView& batch, Real d
 template <class Real>
 double Decoder<Real>::evaluate(const Real* params, const BatchView& batch) {
   ready_for_backward_ = false;  // the arena now holds this batch, and no d logits
-  return run_forward(params, batch, false, Real(0));
+  return run_forward(params, batch, false, Acc(0));
 }
 
 template <class Real>
@@ -209,12 +224,12 @@ void Decoder<Real>::backward(const Real* params, Real* grads) {
   // LM head: logits_ holds d logits. Tied, its weight gradient lands in the embedding's.
   const int64_t head = offsets_.lm_head >= 0 ? offsets_.lm_head : offsets_.embed;
   Ops<Real>& ops = *ops_;
-  ops.fill(dlnf_, Real(0), NC);
+  ops.fill(dlnf_, Acc(0), NC);
   ops.linear_backward(dlnf_, grads + head, nullptr, logits_, lnf_, params + head, N, C_, V_local_);
   // The LM head is column-parallel over the vocabulary: sum the ranks' parts of d lnf.
   if (tp_.enabled()) tp_.comm->all_reduce(dlnf_, static_cast<size_t>(NC), comm_dtype<Real>(), ReduceOp::sum);
 
-  ops.fill(dres_, Real(0), NC);
+  ops.fill(dres_, Acc(0), NC);
   norm_backward(ops, model_.norm, dres_, grads + offsets_.norm_w, at_offset(grads, offsets_.norm_b), dlnf_,
                 residual_.back(), params + offsets_.norm_w, lnf_mean_, lnf_rstd_, N, C_);
 
@@ -232,5 +247,6 @@ void Decoder<Real>::backward(const Real* params, Real* grads) {
 
 template class Decoder<float>;
 template class Decoder<double>;
+template class Decoder<bf16>;
 
 }  // namespace kiln

@@ -44,6 +44,8 @@ namespace kiln {
 template <class Real>
 class Decoder {
  public:
+  using Acc = Accum<Real>;  // scalars, statistics and losses: fp32 when Real is bf16
+
   // `model` as the loader produces it (optionals engaged). Batches may have up to max_batch rows
   // and up to seq tokens per row. Throws std::invalid_argument for max_batch or seq < 1.
   // `ops` runs every op (the decoder keeps it, and prepares its rotary table or ALiBi slopes);
@@ -73,7 +75,7 @@ class Decoder {
   // [0, max_position_embeddings) when positions are rotary; tokens in [0, padded_vocab());
   // unmasked targets likewise. With position_ids null, positions are 0 .. T−1 in every row;
   // with doc_ids null, every row is one document.
-  double forward(const Real* params, const BatchView& batch, Real dloss_scale);
+  double forward(const Real* params, const BatchView& batch, Acc dloss_scale);
 
   // ACCUMULATES d loss / d params (for the loss forward() described) into `grads`, which has the
   // registry's layout. Requires a forward() since the last evaluate(); throws std::logic_error
@@ -83,8 +85,9 @@ class Decoder {
   // The summed masked loss, as forward() returns it, without preparing a backward pass.
   double evaluate(const Real* params, const BatchView& batch);
 
-  // Per-token losses of the last forward() or evaluate(), [B, T] row-major (0 where masked).
-  const Real* token_losses() const { return losses_; }
+  // Per-token losses of the last forward() or evaluate(), [B, T] row-major (0 where masked), in
+  // the backend's memory.
+  const Acc* token_losses() const { return losses_; }
 
   // The logits of the last evaluate(), [B·T, V_local] row-major (this rank's vocabulary block
   // under TP, padded entries included), before µP's logit scale. evaluate()'s cross-entropy only
@@ -94,36 +97,38 @@ class Decoder {
   // The backend that runs the model's ops.
   Ops<Real>& ops() { return *ops_; }
 
-  // Elements of the activation arena (saved activations and gradient scratch).
-  int64_t arena_elements() const { return static_cast<int64_t>(arena_.size()); }
+  // Bytes of the activation arena (saved activations and gradient scratch), allocated once through
+  // the ops backend at construction.
+  int64_t arena_bytes() const { return arena_bytes_; }
 
  private:
-  double run_forward(const Real* params, const BatchView& batch, bool for_backward, Real dloss_scale);
+  double run_forward(const Real* params, const BatchView& batch, bool for_backward, Acc dloss_scale);
 
   ModelConfig model_;
   int max_batch_, seq_;
   int C_, H_, D_, F_, V_;
   TensorParallel tp_;
   int H_local_, A_local_, F_local_, V_local_, vocab_begin_;  // this rank's heads, q/k/v width, MLP width, vocabulary
-  Real emb_scale_, logit_scale_;
+  Acc emb_scale_, logit_scale_;
   TpLayout layout_;
   ModelParamOffsets offsets_;
   std::unique_ptr<Ops<Real>> ops_;
   BlockSpec<Real> spec_;
 
-  // Host memory for now: a device backend will need the arena (and default_positions_) allocated
-  // through it; everything the decoder does to them already goes through ops_.
-  std::vector<Real> arena_;          // every activation and scratch tensor below points into it
+  // Every activation and scratch tensor below points into one arena of arena_bytes_, allocated
+  // through ops_ (host or device memory); the decoder touches it only through ops_.
+  int64_t arena_bytes_ = 0;
   std::vector<Real*> residual_;      // x_0 .. x_L, [N, C] each
   std::vector<BlockSaved<Real>> saved_;
   BlockScratch<Real> scratch_;
-  Real *lnf_, *lnf_mean_, *lnf_rstd_;
+  Real* lnf_;
+  Acc *lnf_mean_, *lnf_rstd_;
   Real* logits_;                     // [N, V_local]; d logits after forward()
-  Real* ce_stats_;                   // [3N] the vocab-parallel cross-entropy's statistics (TP only)
-  Real* losses_;                     // [N]
+  Acc* ce_stats_;                    // [3N] the vocab-parallel cross-entropy's statistics (TP only)
+  Acc* losses_;                      // [N]
   Real* mask_;                       // [N] the batch's loss mask in Real, as the kernel takes it
   Real *dres_, *dlnf_;               // [N, C] gradient scratch of the residual stream / final norm
-  std::vector<int32_t> default_positions_;  // 0 .. seq−1 per row, for batches without position ids
+  int32_t* default_positions_;       // [N]: 0 .. seq−1 per row, for batches without position ids
 
   BatchView batch_;                  // the last forward()'s batch, read again by backward()
   BlockBatch block_batch_;
@@ -132,5 +137,6 @@ class Decoder {
 
 extern template class Decoder<float>;
 extern template class Decoder<double>;
+extern template class Decoder<bf16>;
 
 }  // namespace kiln

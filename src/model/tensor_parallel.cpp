@@ -171,15 +171,17 @@ void TpLayout::gather_all(Communicator& comm, const Real* local_flat, Real* glob
 }
 
 template <class Real>
-double vocab_parallel_cross_entropy(Ops<Real>& ops, Communicator* comm, Real* dlogits, Real* losses,
+double vocab_parallel_cross_entropy(Ops<Real>& ops, Communicator* comm, Real* dlogits, Accum<Real>* losses,
                                     const Real* logits, const int32_t* targets, const Real* mask, int N, int V_local,
-                                    int vocab_begin, Real logit_scale, Real dloss_scale, Real* stats) {
-  Real* row_max = stats;  // [N]
-  Real* sums = stats + N;  // [2N]: Σ e^(z − max), then the target logits
+                                    int vocab_begin, Accum<Real> logit_scale, Accum<Real> dloss_scale,
+                                    Accum<Real>* stats) {
+  using Acc = Accum<Real>;
+  Acc* row_max = stats;  // [N]
+  Acc* sums = stats + N;  // [2N]: Σ e^(z − max), then the target logits
   ops.vocab_parallel_ce_max(row_max, logits, mask, N, V_local, logit_scale);
-  if (comm) comm->all_reduce(row_max, static_cast<size_t>(N), comm_dtype<Real>(), ReduceOp::max);
+  if (comm) comm->all_reduce(row_max, static_cast<size_t>(N), comm_dtype<Acc>(), ReduceOp::max);
   ops.vocab_parallel_ce_sums(sums, logits, targets, mask, row_max, N, V_local, vocab_begin, logit_scale);
-  if (comm) comm->all_reduce(sums, static_cast<size_t>(2) * static_cast<size_t>(N), comm_dtype<Real>(), ReduceOp::sum);
+  if (comm) comm->all_reduce(sums, static_cast<size_t>(2) * static_cast<size_t>(N), comm_dtype<Acc>(), ReduceOp::sum);
   return ops.vocab_parallel_ce_finish(dlogits, losses, logits, targets, mask, row_max, sums, N, V_local, vocab_begin,
                                       logit_scale, dloss_scale);
 }
@@ -188,9 +190,11 @@ double vocab_parallel_cross_entropy(Ops<Real>& ops, Communicator* comm, Real* dl
   template void TpLayout::shard_from_global<Real>(const Real*, Real*) const;                                        \
   template void TpLayout::gather_tensor<Real>(Communicator&, size_t, const Real*, Real*) const;                     \
   template void TpLayout::gather_all<Real>(Communicator&, const Real*, Real*) const;                                \
-  template double vocab_parallel_cross_entropy<Real>(Ops<Real>&, Communicator*, Real*, Real*, const Real*,          \
-                                                     const int32_t*, const Real*, int, int, int, Real, Real, Real*);
+  template double vocab_parallel_cross_entropy<Real>(Ops<Real>&, Communicator*, Real*, Accum<Real>*, const Real*,   \
+                                                     const int32_t*, const Real*, int, int, int, Accum<Real>,       \
+                                                     Accum<Real>, Accum<Real>*);
 KILN_INSTANTIATE_TP(float)
 KILN_INSTANTIATE_TP(double)
+KILN_INSTANTIATE_TP(bf16)
 
 }  // namespace kiln

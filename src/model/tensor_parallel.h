@@ -23,6 +23,8 @@
 // no reduction of their own.
 #pragma once
 
+#include <type_traits>
+
 #include <cstdint>
 #include <string_view>
 #include <vector>
@@ -51,9 +53,10 @@ struct TensorParallel {
 // rank and size, and size divides num_heads, ffn and padded_vocab.
 void validate_tensor_parallel(const ModelConfig& model, const TensorParallel& tp);
 
-// The Communicator dtype of Real (fp32 for float, fp64 for double).
+// The Communicator dtype of Real (fp32 for float, fp64 for double, bf16 for bf16).
 template <class Real>
 constexpr CommDType comm_dtype() {
+  if constexpr (std::is_same_v<Real, bf16>) return CommDType::bf16;
   return sizeof(Real) == 4 ? CommDType::fp32 : CommDType::fp64;
 }
 
@@ -136,8 +139,9 @@ class TpLayout {
 // are the full per-token losses on every rank; dlogits (null for evaluation, may be logits) gets
 // the local block of d loss / d logits. Contract otherwise as softmax_cross_entropy.
 template <class Real>
-double vocab_parallel_cross_entropy(Ops<Real>& ops, Communicator* comm, Real* dlogits, Real* losses,
+double vocab_parallel_cross_entropy(Ops<Real>& ops, Communicator* comm, Real* dlogits, Accum<Real>* losses,
                                     const Real* logits, const int32_t* targets, const Real* mask, int N, int V_local,
-                                    int vocab_begin, Real logit_scale, Real dloss_scale, Real* stats);
+                                    int vocab_begin, Accum<Real> logit_scale, Accum<Real> dloss_scale,
+                                    Accum<Real>* stats);
 
 }  // namespace kiln

@@ -1,6 +1,7 @@
 #include "ops/cpu_ops.h"
 
 #include <algorithm>
+#include <cstring>
 #include <stdexcept>
 
 #include "cpu/alibi.h"
@@ -28,6 +29,23 @@ CpuOps<Real>::CpuOps() = default;
 
 template <class Real>
 CpuOps<Real>::~CpuOps() = default;
+
+template <class Real>
+void* CpuOps<Real>::allocate(size_t bytes) {
+  // A Buffer zero-fills and aligns to 64 bytes; sized in whole fp32 words.
+  allocations_.emplace_back(DType::fp32, static_cast<int64_t>((bytes + 3) / 4));
+  return allocations_.back().raw();
+}
+
+template <class Real>
+void CpuOps<Real>::copy_from_host(void* dst, const void* host_src, size_t bytes) {
+  if (bytes) std::memcpy(dst, host_src, bytes);
+}
+
+template <class Real>
+void CpuOps<Real>::copy_to_host(void* host_dst, const void* src, size_t bytes) {
+  if (bytes) std::memcpy(host_dst, src, bytes);
+}
 
 template <class Real>
 void CpuOps<Real>::prepare_rotary(int rotary_dims, int max_positions, double theta) {

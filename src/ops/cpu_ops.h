@@ -31,6 +31,14 @@ class CpuOps final : public Ops<Real> {
 
   DeviceKind device() const override { return DeviceKind::cpu; }
 
+  void* allocate(size_t bytes) override;
+  void copy_from_host(void* dst, const void* host_src, size_t bytes) override;
+  void copy_to_host(void* host_dst, const void* src, size_t bytes) override;
+  void synchronize() override {}
+  int64_t attention_saved_elements(int B, int H, int T) const override {
+    return static_cast<int64_t>(B) * H * T * T;
+  }
+
   void prepare_rotary(int rotary_dims, int max_positions, double theta) override;
   const Real* prepare_alibi(int n_heads, int head_begin, int head_count) override;
 
@@ -96,6 +104,7 @@ class CpuOps final : public Ops<Real> {
 
   std::unique_ptr<cpu::RotaryTable<Real>> rotary_;
   std::vector<Real> alibi_slopes_;
+  std::vector<Buffer> allocations_;  // allocate()'s memory, freed with this object
 };
 
 extern template class CpuOps<float>;

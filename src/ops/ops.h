@@ -26,18 +26,39 @@
 #include <cmath>
 #include <cstdint>
 
+#include <cstddef>
+
+#include "tensor/bf16.h"
 #include "tensor/buffer.h"
 
 namespace kiln {
 
+// The type of everything an op keeps at full precision beside its storage type Real: scalars
+// (scales, eps, fill values), statistics saved for backward (norm mean/rstd, attention's softmax
+// statistics), per-token losses, the cross-entropy's row statistics and the ALiBi slopes. For bf16
+// storage that is fp32 ("bf16 storage, fp32 accumulation"); for the CPU reference types (float,
+// double) it is the type itself, so CpuOps<float> and CpuOps<double> see no difference.
+template <class Real>
+struct AccumOf {
+  using type = Real;
+};
+template <>
+struct AccumOf<bf16> {
+  using type = float;
+};
+template <class Real>
+using Accum = typename AccumOf<Real>::type;
+
 // Shapes and options of one attention call, as kernels/cpu/attention.h describes them:
-// q, k, v, out [B, T, H, D]; probs [B, H, T, T]; alibi_slopes [H] (backend memory, e.g. from
-// Ops::prepare_alibi) or nullptr; doc_ids [B, T] or nullptr (one document per row).
+// q, k, v, out [B, T, H, D]; alibi_slopes [H] (backend memory, from Ops::prepare_alibi) or nullptr;
+// doc_ids [B, T] or nullptr (one document per row). What attention_forward saves for the backward
+// ("saved", Ops::attention_saved_elements) is the backend's business: the CPU reference keeps the
+// probabilities [B, H, T, T], a fused GPU kernel the log-sum-exp of each row [B, H, T].
 template <class Real>
 struct AttentionArgs {
   int B, T, H, D;
-  Real scale;                 // multiplies q·k: attention_scale(D, scale_qk_dot_by_d)
-  const Real* alibi_slopes;
+  Accum<Real> scale;          // multiplies q·k: attention_scale(D, scale_qk_dot_by_d)
+  const Accum<Real>* alibi_slopes;
   const int32_t* doc_ids;
 };
 
@@ -50,10 +71,29 @@ inline double attention_scale(int head_dim, bool scale_qk_dot_by_d) {
 template <class Real>
 class Ops {
  public:
+  using Acc = Accum<Real>;
+
   virtual ~Ops() = default;
 
   // Where this backend's pointers live.
   virtual DeviceKind device() const = 0;
+
+  // ---- memory, planned once at start-up ----
+
+  // `bytes` of zero-filled backend memory, aligned to at least 64 bytes, owned by this object until it is
+  // destroyed: how a model allocates its activation arena once (no allocation in the step loop).
+  // Throws std::runtime_error naming the size when the memory cannot be had.
+  virtual void* allocate(size_t bytes) = 0;
+  // Copies between host memory and this backend's memory. Both return once `dst` holds the data
+  // (the CPU backend: std::memcpy). Not for the step loop's hot path beyond the batch upload.
+  virtual void copy_from_host(void* dst, const void* host_src, size_t bytes) = 0;
+  virtual void copy_to_host(void* host_dst, const void* src, size_t bytes) = 0;
+  // Waits until every op issued so far has finished (a no-op on the CPU).
+  virtual void synchronize() = 0;
+
+  // Elements of Acc that attention_forward saves for attention_backward for a [B, T, H, ·] call:
+  // B·H·T·T (the probabilities) on the CPU, B·H·T (row log-sum-exp) for a fused kernel.
+  virtual int64_t attention_saved_elements(int B, int H, int T) const = 0;
 
   // ---- backend state, built once at start-up ----
 
@@ -67,12 +107,12 @@ class Ops {
   // (cpu/alibi.h, alibi_slopes) into backend memory that this object owns, and returns it for
   // AttentionArgs::alibi_slopes. Valid until the next prepare_alibi or the object's destruction.
   // Throws std::invalid_argument if the slice is not inside [0, n_heads).
-  virtual const Real* prepare_alibi(int n_heads, int head_begin, int head_count) = 0;
+  virtual const Acc* prepare_alibi(int n_heads, int head_begin, int head_count) = 0;
 
   // ---- buffers ----
 
   // out[i] = value for i < n. fill(p, 0, n) is how gradients are zeroed before accumulation.
-  virtual void fill(Real* out, Real value, int64_t n) = 0;
+  virtual void fill(Real* out, Acc value, int64_t n) = 0;
   // out[i] = Real(inp[i]) for i < n (e.g. the batch's float loss mask into the Real mask that
   // softmax_cross_entropy takes). out must not overlap inp.
   virtual void convert(Real* out, const float* inp, int64_t n) = 0;
@@ -81,26 +121,26 @@ class Ops {
 
   // ---- cpu/embedding.h ----
   virtual void embedding_forward(Real* out, const int32_t* ids, const Real* wte, int N, int V, int C,
-                                 Real scale) = 0;
+                                 Acc scale) = 0;
   virtual void embedding_backward(Real* dwte, const Real* dout, const int32_t* ids, int N, int V, int C,
-                                  Real scale) = 0;
+                                  Acc scale) = 0;
   // Vocab-parallel forms (tensor parallelism): wte_shard holds rows [vocab_begin, vocab_begin +
   // V_local) of the table; ids outside that range give zero rows forward and nothing backward.
   // The caller all-reduces the forward output over the TP group.
   virtual void embedding_forward_vocab_range(Real* out, const int32_t* ids, const Real* wte_shard, int N,
-                                             int vocab_begin, int V_local, int C, Real scale) = 0;
+                                             int vocab_begin, int V_local, int C, Acc scale) = 0;
   virtual void embedding_backward_vocab_range(Real* dwte_shard, const Real* dout, const int32_t* ids, int N,
-                                              int vocab_begin, int V_local, int C, Real scale) = 0;
+                                              int vocab_begin, int V_local, int C, Acc scale) = 0;
 
   // ---- cpu/layernorm.h ----
-  virtual void layernorm_forward(Real* out, Real* mean, Real* rstd, const Real* inp, const Real* weight,
-                                 const Real* bias, int N, int C, Real eps) = 0;
+  virtual void layernorm_forward(Real* out, Acc* mean, Acc* rstd, const Real* inp, const Real* weight,
+                                 const Real* bias, int N, int C, Acc eps) = 0;
   virtual void layernorm_backward(Real* dinp, Real* dweight, Real* dbias, const Real* dout, const Real* inp,
-                                  const Real* weight, const Real* mean, const Real* rstd, int N, int C) = 0;
-  virtual void rmsnorm_forward(Real* out, Real* rstd, const Real* inp, const Real* weight, int N, int C,
-                               Real eps) = 0;
+                                  const Real* weight, const Acc* mean, const Acc* rstd, int N, int C) = 0;
+  virtual void rmsnorm_forward(Real* out, Acc* rstd, const Real* inp, const Real* weight, int N, int C,
+                               Acc eps) = 0;
   virtual void rmsnorm_backward(Real* dinp, Real* dweight, const Real* dout, const Real* inp, const Real* weight,
-                                const Real* rstd, int N, int C) = 0;
+                                const Acc* rstd, int N, int C) = 0;
 
   // ---- cpu/linear.h: out = inp·weightᵀ + bias, weight [OC, IC] ----
   virtual void linear_forward(Real* out, const Real* inp, const Real* weight, const Real* bias, int N, int IC,
@@ -121,35 +161,36 @@ class Ops {
   // ---- cpu/residual.h ----
   virtual void residual_forward(Real* out, const Real* a, const Real* b, int64_t n) = 0;
   virtual void residual_backward(Real* da, Real* db, const Real* dout, int64_t n) = 0;
-  virtual void scale_forward(Real* out, const Real* inp, Real s, int64_t n) = 0;
-  virtual void scale_backward(Real* dinp, const Real* dout, Real s, int64_t n) = 0;
+  virtual void scale_forward(Real* out, const Real* inp, Acc s, int64_t n) = 0;
+  virtual void scale_backward(Real* dinp, const Real* dout, Acc s, int64_t n) = 0;
 
   // ---- cpu/cross_entropy.h: returns Σ_n losses[n] (on the host); OVERWRITES dlogits ----
-  virtual double softmax_cross_entropy(Real* dlogits, Real* losses, const Real* logits, const int32_t* targets,
-                                       const Real* mask, int N, int V, Real logit_scale, Real dloss_scale) = 0;
+  virtual double softmax_cross_entropy(Real* dlogits, Acc* losses, const Real* logits, const int32_t* targets,
+                                       const Real* mask, int N, int V, Acc logit_scale, Acc dloss_scale) = 0;
 
   // ---- cpu/cross_entropy.h, vocab-parallel form: logits [N, V_local] hold vocabulary entries
   // [vocab_begin, vocab_begin + V_local). The caller all-reduces row_max (MAX) after the first
   // call and sums ([2N], SUM) after the second; model/tensor_parallel.h's
   // vocab_parallel_cross_entropy runs the whole sequence. ----
-  virtual void vocab_parallel_ce_max(Real* row_max, const Real* logits, const Real* mask, int N, int V_local,
-                                     Real logit_scale) = 0;
-  virtual void vocab_parallel_ce_sums(Real* sums, const Real* logits, const int32_t* targets, const Real* mask,
-                                      const Real* row_max, int N, int V_local, int vocab_begin,
-                                      Real logit_scale) = 0;
-  virtual double vocab_parallel_ce_finish(Real* dlogits, Real* losses, const Real* logits, const int32_t* targets,
-                                          const Real* mask, const Real* row_max, const Real* sums, int N,
-                                          int V_local, int vocab_begin, Real logit_scale, Real dloss_scale) = 0;
+  virtual void vocab_parallel_ce_max(Acc* row_max, const Real* logits, const Real* mask, int N, int V_local,
+                                     Acc logit_scale) = 0;
+  virtual void vocab_parallel_ce_sums(Acc* sums, const Real* logits, const int32_t* targets, const Real* mask,
+                                      const Acc* row_max, int N, int V_local, int vocab_begin,
+                                      Acc logit_scale) = 0;
+  virtual double vocab_parallel_ce_finish(Real* dlogits, Acc* losses, const Real* logits, const int32_t* targets,
+                                          const Real* mask, const Acc* row_max, const Acc* sums, int N,
+                                          int V_local, int vocab_begin, Acc logit_scale, Acc dloss_scale) = 0;
 
   // ---- cpu/rotary.h, with the table of prepare_rotary (std::logic_error without one) ----
   virtual void rotary_forward(Real* out, const Real* inp, const int32_t* pos, int N, int H, int D) = 0;
   virtual void rotary_backward(Real* dinp, const Real* dout, const int32_t* pos, int N, int H, int D) = 0;
 
   // ---- cpu/attention.h ----
-  virtual void attention_forward(Real* out, Real* probs, const Real* q, const Real* k, const Real* v,
+  // saved: attention_saved_elements(B, H, T) elements, written by the forward, read by the backward.
+  virtual void attention_forward(Real* out, Acc* saved, const Real* q, const Real* k, const Real* v,
                                  const AttentionArgs<Real>& args) = 0;
   virtual void attention_backward(Real* dq, Real* dk, Real* dv, const Real* dout, const Real* q, const Real* k,
-                                  const Real* v, const Real* out, const Real* probs,
+                                  const Real* v, const Real* out, const Acc* saved,
                                   const AttentionArgs<Real>& args) = 0;
 };
 

@@ -26,7 +26,7 @@
 #include "tensor/bf16.h"
 #include "tensor/buffer.h"
 #include "train/stop_signal.h"
-#include "train/zero_optimizer.h"
+#include "train/train_backend.h"
 #include "ckpt/checkpoint.h"
 #include "config/emit.h"
 #include "dist/fail_fast.h"
@@ -38,8 +38,16 @@ namespace {
 
 // What this build can train, checked before anything is allocated.
 void check_supported(const Config& c, const ProcessGrid& grid) {
-  if (c.train.device != Device::cpu)
-    throw std::runtime_error("train.device = cuda: the CUDA backend is not in this build yet; use train.device=cpu");
+  if (c.train.device == Device::cuda) {
+    if (c.train.precision != Precision::bf16)
+      throw std::runtime_error("train.precision = fp32 with train.device = cuda: the CUDA backend stores parameters, "
+                               "activations and gradients in bf16 (fp32 master weights); set train.precision=bf16 or "
+                               "train on the CPU");
+    if (c.parallel.data > 1 && c.parallel.grad_reduce_dtype != Precision::bf16)
+      throw std::runtime_error("parallel.grad_reduce_dtype = fp32 with train.device = cuda and parallel.data = " +
+                               std::to_string(c.parallel.data) + ": the CUDA backend accumulates gradients in bf16 and "
+                               "reduces them over data-parallel ranks in bf16; set parallel.grad_reduce_dtype=bf16");
+  }
   if (c.parallel.tensor != grid.tp_size || c.parallel.data != grid.dp_size)
     throw std::runtime_error("parallel.tensor = " + std::to_string(c.parallel.tensor) + " and parallel.data = " +
                              std::to_string(c.parallel.data) + " need " + std::to_string(c.world_size()) +
@@ -121,9 +129,7 @@ double unmasked_targets(const BatchStorage& b) {
 struct Trainer::State {
   const Config config;
   ProcessGrid& grid;
-  Decoder<float> model;
-  Buffer params, grads;  // the whole (TP-local) flat layout, padded for the DP shards
-  std::optional<ZeroOptimizer> optimizer;
+  std::unique_ptr<TrainBackend> backend;
   LrSchedule schedule;
   DataStreams data;
   std::optional<Prefetcher> prefetcher;
@@ -134,58 +140,20 @@ struct Trainer::State {
   State(const Config& c, ProcessGrid& g)
       : config(c),
         grid(g),
-        model(c.model, static_cast<int>(c.batch.micro_batch), static_cast<int>(c.model.seq_length), nullptr,
-              TensorParallel::of(*g.tp)),
-        params(DType::fp32, ZeroOptimizer::padded_numel(model.registry(), g.dp_size)),
-        grads(DType::fp32, ZeroOptimizer::padded_numel(model.registry(), g.dp_size)),
+        backend(make_train_backend(c, g)),
         schedule(c.schedule, c.optimizer.lr, c.train.steps),
         data(open_data(c)),
-        eval_batch(static_cast<int>(c.batch.micro_batch), static_cast<int>(c.model.seq_length)) {
-    // Each tensor-parallel rank gets its slice of the global draw, so any layout starts from the
-    // same model.
-    init_parameters(params, model.layout(), c.model, static_cast<uint64_t>(c.train.seed));
-    // The masters start from the fp32 draws; the model sees them as stored in its precision.
-    optimizer.emplace(model.registry(), c, params.data<float>(), *grid.dp, *grid.tp, norm_ranges());
-    if (c.train.precision == Precision::bf16) round_to_bf16_in_place(params.data<float>(), static_cast<size_t>(params.numel()));
-  }
-
-  // Under tensor parallelism a replicated tensor's gradient is the same on every TP rank and
-  // counts towards the norm once (TpLayout::norm_ranges); without it every element counts.
-  NormRanges norm_ranges() const {
-    NormRanges out;
-    if (grid.tp_size == 1) return out;
-    for (const ElementRange& r : model.layout().norm_ranges()) out.emplace_back(r.begin, r.end);
-    return out;
-  }
-
-  // This rank's part of a checkpoint: its ZeRO shard (or, unsharded, the whole buffer from DP
-  // rank 0 only). For loading, every rank takes its whole shard whatever wrote it.
-  RankState rank_state(bool for_save) {
-    AdamWOptimizer& opt = optimizer->optimizer();
-    RankState r;
-    r.layout = &model.layout();
-    r.tp_rank = grid.tp_rank, r.tp_size = grid.tp_size, r.dp_rank = grid.dp_rank, r.dp_size = grid.dp_size;
-    r.shard_begin = optimizer->shard_begin();
-    const bool writes = !for_save || optimizer->shards_over_dp() || grid.dp_rank == 0;
-    const int64_t n = writes ? optimizer->shard_size() : 0;
-    r.shard_end = r.shard_begin + n;
-    r.param_dtype = DType::fp32;  // the model's fp32 copy (bf16-rounded values when training in bf16)
-    r.params = std::as_writable_bytes(std::span<float>(params.data<float>() + r.shard_begin, static_cast<size_t>(n)));
-    r.masters = opt.masters().first(static_cast<size_t>(n));
-    r.m = opt.m().first(static_cast<size_t>(n));
-    r.v = opt.v().first(static_cast<size_t>(n));
-    return r;
-  }
+        eval_batch(static_cast<int>(c.batch.micro_batch), static_cast<int>(c.model.seq_length)) {}
 
   TrainerState trainer_state(int64_t step, const StepSlicing& slicing) const {
     const DataState d = data.train->state_at(static_cast<uint64_t>(step) * slicing.global_batch());
-    return {step, optimizer->optimizer().step_count(), d.next_sample, d.fingerprint, d.blend_counts,
+    return {step, backend->optimizer_steps(), d.next_sample, d.fingerprint, d.blend_counts,
             resolved_config_text(config, "config of the run that wrote this checkpoint")};
   }
 
   std::filesystem::path save(const std::filesystem::path& dir, int64_t step, const StepSlicing& slicing) {
     const auto path = save_checkpoint({dir, config.checkpoint.keep_last}, trainer_state(step, slicing),
-                                      rank_state(/*for_save=*/true), *grid.world);
+                                      backend->rank_state(/*for_save=*/true), *grid.world);
     spdlog::info("step {:>6}: checkpoint {}", step, path.string());
     return path;
   }
@@ -201,12 +169,10 @@ struct Trainer::State {
                                "weights, seed, sequence length or global batch changed); resuming needs the same "
                                "data stream — start a new run from its weights to change the data");
     data.train->restore({st.data_next_sample, st.data_fingerprint, st.data_blend_counts});
-    RankState r = rank_state(/*for_save=*/false);
+    RankState r = backend->rank_state(/*for_save=*/false);
     load_checkpoint(checkpoint, r);
-    optimizer->optimizer().set_step_count(st.optimizer_steps);
-    if (optimizer->shards_over_dp() && grid.dp_size > 1)  // every rank loaded only its shard of params
-      grid.dp->all_gather(params.data<float>() + optimizer->shard_begin(), params.data<float>(),
-                          static_cast<size_t>(optimizer->shard_size()), CommDType::fp32);
+    backend->set_optimizer_steps(st.optimizer_steps);
+    backend->loaded();
     spdlog::info("resumed from {} at step {}", checkpoint.string(), st.step);
     return st.step;
   }
@@ -215,20 +181,12 @@ struct Trainer::State {
   // (and, asked for, its Adam state), whatever layout wrote them.
   void initialise_from(const std::filesystem::path& checkpoint, bool with_optimizer) {
     const TrainerState st = read_trainer_state(checkpoint);
-    RankState r = rank_state(/*for_save=*/false);
+    RankState r = backend->rank_state(/*for_save=*/false);
     load_checkpoint(checkpoint, r, /*weights_only=*/!with_optimizer);
-    if (with_optimizer) optimizer->optimizer().set_step_count(st.optimizer_steps);
-    if (optimizer->shards_over_dp() && grid.dp_size > 1)
-      grid.dp->all_gather(params.data<float>() + optimizer->shard_begin(), params.data<float>(),
-                          static_cast<size_t>(optimizer->shard_size()), CommDType::fp32);
+    if (with_optimizer) backend->set_optimizer_steps(st.optimizer_steps);
+    backend->loaded();
     spdlog::info("initialised from {} (its step {}{}); this run starts at step 0", checkpoint.string(), st.step,
                  with_optimizer ? ", with its optimizer state" : ", weights only");
-  }
-
-  static void round_to_bf16_in_place(float* x, size_t n) {
-    Buffer rounded(DType::bf16, static_cast<int64_t>(n));  // start-up only
-    to_bf16(x, rounded.data<bf16>(), n);
-    to_float(rounded.data<bf16>(), x, n);
   }
 
   // Mean loss over the unmasked targets of eval_steps validation batches (always the same ones),
@@ -237,7 +195,7 @@ struct Trainer::State {
     double sums[2] = {0, 0};  // loss, targets
     for (int64_t i = grid.dp_rank; i < config.train.eval_steps; i += grid.dp_size) {
       data.valid->fill(eval_batch, static_cast<uint64_t>(i * eval_batch.batch));
-      sums[0] += model.evaluate(params.data<float>(), eval_batch.view());
+      sums[0] += backend->evaluate(eval_batch);
       sums[1] += unmasked_targets(eval_batch);
     }
     grid.dp->all_reduce(sums, 2, CommDType::fp64, ReduceOp::sum);
@@ -254,16 +212,15 @@ Trainer::Trainer(const Config& config, ProcessGrid* grid) {
   s_ = std::make_unique<State>(config, *grid);
 }
 
-std::span<const float> Trainer::params() const {
-  return {s_->params.data<float>(), static_cast<size_t>(s_->model.registry().total_numel())};
-}
+std::span<const float> Trainer::params() const { return s_->backend->host_params(); }
 
-const ParamRegistry& Trainer::registry() const { return s_->model.registry(); }
+const ParamRegistry& Trainer::registry() const { return s_->backend->registry(); }
 
 std::vector<float> Trainer::global_params() const {
-  const TpLayout& layout = s_->model.layout();
+  const TpLayout& layout = s_->backend->layout();
   std::vector<float> out(static_cast<size_t>(layout.global_registry().total_numel()), 0.0f);
-  layout.gather_all(*s_->grid.tp, s_->params.data<float>(), out.data());
+  // Host copies gathered over the TP group's MPI communicator (grid.tp is MPI on every backend).
+  layout.gather_all(*s_->grid.tp, s_->backend->host_params().data(), out.data());
   return out;
 }
 
@@ -279,9 +236,9 @@ TrainSummary Trainer::run(const RunOptions& options) {
   }
   const Config& c = s.config;
   using clock = std::chrono::steady_clock;
-  spdlog::info("training {} steps on the CPU: {} parameters, micro batch {} × accumulation {} × {} tokens, "
+  spdlog::info("training {} steps on {}: {} parameters, micro batch {} × accumulation {} × {} tokens, "
                "{} tensor-parallel × {} data-parallel rank{}{}",
-               c.train.steps, s.model.registry().param_count(), c.batch.micro_batch, *c.batch.grad_accum,
+               c.train.steps, s.backend->describe(), s.backend->registry().param_count(), c.batch.micro_batch, *c.batch.grad_accum,
                c.model.seq_length, s.grid.tp_size, s.grid.dp_size, s.grid.world_size == 1 ? "" : "s",
                s.grid.dp_size > 1 && c.parallel.zero_stage == 1 ? " (ZeRO-1: optimizer state sharded)" : "");
   spdlog::info("data: {}", s.data.train->describe());
@@ -301,12 +258,13 @@ TrainSummary Trainer::run(const RunOptions& options) {
   s.prefetcher.emplace(*s.data.train, slicing, static_cast<int>(c.model.seq_length), summary.first_step);
   std::optional<StopSignal> stop;
   if (!options.checkpoint_dir.empty() && c.checkpoint.save_on_signal) stop.emplace();
-  const std::vector<ParamGroupSummary> groups = summarize_param_groups(s.model.registry(), c.optimizer);
+  const std::vector<ParamGroupSummary> groups = summarize_param_groups(s.backend->registry(), c.optimizer);
   for (const auto& line : format_param_groups(groups)) spdlog::info("{}", line);
   // MFU: the planner's training FLOPs per token (PaLM: 6N + 12·L·d·T) × tokens/s over the peak of
   // every rank of the job; only with KILN_PEAK_FLOPS (docs/logging.md).
   const std::optional<double> peak_flops = peak_flops_per_rank();
   const double model_flops_per_token = static_cast<double>(flops_per_token(c.model, /*causal_halved=*/false));
+  const double causal_flops_per_token = static_cast<double>(flops_per_token(c.model, /*causal_halved=*/true));
   // Rank 0 writes every record to the metrics file and to TensorBoard, whose events are flushed
   // (and fsynced) per record, so that a crash loses at most one logging interval.
   auto record = [&](int64_t step, const Metrics& m, const std::string& prefix) {
@@ -328,16 +286,13 @@ TrainSummary Trainer::run(const RunOptions& options) {
     double targets = 0;
     for (const auto& mb : micro_batches) targets += unmasked_targets(mb);
     s.grid.dp->all_reduce(&targets, 1, CommDType::fp64, ReduceOp::sum);
-    std::memset(s.grads.raw(), 0, static_cast<size_t>(s.grads.bytes()));
+    s.backend->zero_grads();
     double loss_sum = 0;
-    for (const auto& mb : micro_batches) {
-      loss_sum += s.model.forward(s.params.data<float>(), mb.view(), static_cast<float>(1.0 / targets));
-      s.model.backward(s.params.data<float>(), s.grads.data<float>());
-    }
+    for (const auto& mb : micro_batches) loss_sum += s.backend->forward_backward(mb, 1.0 / targets);
     s.grid.dp->all_reduce(&loss_sum, 1, CommDType::fp64, ReduceOp::sum);
     const double loss = loss_sum / targets;
     const double lr = s.schedule.at(step);
-    const StepResult r = s.optimizer->step(s.grads.data<float>(), lr, s.params.data<float>());
+    const StepResult r = s.backend->step(lr);
     summary.losses.push_back(loss);
 
     const int64_t done = step + 1;
@@ -366,9 +321,13 @@ TrainSummary Trainer::run(const RunOptions& options) {
                      {"skipped_steps", summary.skipped_steps},
                      {"data_wait_s", s.prefetcher->wait_seconds()}};
         for (size_t g = 0; g < groups.size(); ++g) m["lr_group_" + std::to_string(g)] = lr * groups[g].lr_scale;
-        if (peak_flops)
-          m["mfu"] = model_flops_per_token * tokens_per_s / (*peak_flops * static_cast<double>(s.grid.world_size));
+        if (peak_flops) {
+          const double peak = *peak_flops * static_cast<double>(s.grid.world_size);
+          m["mfu"] = model_flops_per_token * tokens_per_s / peak;
+          m["mfu_causal"] = causal_flops_per_token * tokens_per_s / peak;
+        }
         m["peak_rss_bytes"] = peak_rss_bytes();
+        if (const auto dev = s.backend->device_memory_bytes()) m["device_memory_bytes"] = *dev;
         record(done, m, "train");
       }
       window_start = clock::now();

@@ -1,4 +1,5 @@
-// The single-process trainer: the step loop on the CPU backend.
+// The trainer: the step loop of one rank, on the backend train.device names (train_backend.h):
+// the CPU reference (fp32 math) or one GPU per rank (bf16 storage, fp32 masters; CUDA builds).
 //
 // One optimizer step = grad_accum micro batches on each of parallel.data ranks (data/
 // step_slicing.h says which samples each reads), then the ZeRO-1 update of
@@ -8,16 +9,17 @@
 // each holds its shards; ZeRO-1 then shards each TP rank's own flat buffer over its DP group. All micro batches of a step are drawn first, so
 // the loss can be averaged over every unmasked target of the step (not per micro batch): each
 // forward is given dloss_scale = 1 / (unmasked targets in the step), and gradients accumulate in
-// one fp32 buffer. Then the global gradient norm is taken, clipped, and AdamW updates the fp32
-// master weights; with train.precision bf16 the model's weights are stored rounded to bf16 (the
-// CPU backend computes in fp32 on those values), fp32 keeps them as the masters.
+// one gradient buffer (fp32 on the CPU, bf16 on the GPU). Then the global gradient norm is taken,
+// clipped, and AdamW updates the fp32 master weights; with train.precision bf16 the model's weights
+// are stored rounded to bf16 (the CPU backend computes in fp32 on those values), fp32 keeps them
+// as the masters (CPU only).
 //
 // Data: data.format synthetic uses the built-in language; mmap and hdf5 open the shard loader
 // (data/shard_streams.h). Either way a prefetch thread fills the micro batches of the next steps
 // while the current one computes (data/prefetcher.h), reading global samples by step index
 // (data/step_slicing.h), so the sample sequence is a function of the step alone.
 //
-// Every buffer is allocated in the constructor; the step loop allocates nothing.
+// Every buffer (host or device) is allocated in the constructor; the step loop allocates nothing.
 // Runs log every logging.interval steps (loss, lr, grad norm, tokens/s) and write the same to the
 // run's metrics file (and, with RunOptions::tensorboard_dir, to a TensorBoard event file, flushed
 // at every record), evaluate every train.eval_interval steps and at the end. docs/logging.md lists
@@ -65,7 +67,7 @@ struct TrainSummary {
 
 class Trainer {
  public:
-  // Checks what this build can run (CPU, one rank) and builds everything, opening every data file, so that
+  // Checks what this build and machine can run and builds everything, opening every data file, so that
   // a run that cannot start fails before its run directory is created.
   // `grid`: the process grid this rank belongs to (dist/process_grid.h), which must match
   // parallel.tensor × parallel.data; nullptr: one process (ProcessGrid::single()). The grid

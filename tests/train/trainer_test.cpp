@@ -60,7 +60,13 @@ TEST(Trainer, RefusesWhatThisBuildCannotTrain) {
     }
     return std::string();
   };
-  EXPECT_NE(message({{"train.device", "cuda"}}).find("train.device = cuda"), std::string::npos);
+  // Refused in every build, GPU or not: the CUDA backend trains in bf16 only.
+  EXPECT_NE(message({{"train.device", "cuda"}, {"train.precision", "fp32"}}).find("with train.device = cuda"),
+            std::string::npos);
+#if !KILN_WITH_CUDA
+  // A build without the CUDA backend says so (with the backend, tests/train/cuda covers cuda).
+  EXPECT_NE(message({{"train.device", "cuda"}}).find("built without the CUDA backend"), std::string::npos);
+#endif
   EXPECT_NE(message({{"parallel.data", "2"}}).find("launch with mpirun -n 2"), std::string::npos);
   EXPECT_NE(message({{"data.format", "mmap"}}).find("data.train_paths"), std::string::npos);
   EXPECT_NE(message({{"train.recompute", "full"}}).find("train.recompute = full"), std::string::npos);
