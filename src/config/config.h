@@ -156,6 +156,7 @@ struct TrainConfig {
   Device device;
   Precision precision;
   Recompute recompute;
+  std::optional<int64_t> recompute_layers;  // layers [0, n) recompute; the rest keep everything
   int64_t eval_interval;
   int64_t eval_steps;
 };

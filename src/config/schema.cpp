@@ -243,7 +243,13 @@ Schema::Schema() {
   i64(KEY(train.seed)).def(1234).doc("Seed of initialisation and every other random stream.");
   choice(Device{}, KEY(train.device)).def(Device::cpu).doc("Backend: cpu (the reference, fp32 math) or cuda (one GPU per rank, bf16 storage; docs/cuda-backend.md).");
   choice(Precision{}, KEY(train.precision)).def(Precision::bf16).doc("Parameter and activation dtype (fp32 masters either way).");
-  choice(Recompute{}, KEY(train.recompute)).def(Recompute::none).doc("Activation recomputation: selective recomputes the MLP intermediates.");
+  choice(Recompute{}, KEY(train.recompute))
+      .def(Recompute::none)
+      .doc("Activation recomputation: selective recomputes the MLP intermediates, full the whole layer from its input (docs/training.md).");
+  opt_i64(KEY(train.recompute_layers))
+      .min(0)
+      .derived("model.num_layers")
+      .doc("How many layers, from the first, recompute (the others keep every activation): trades memory for time layer by layer.");
   i64(KEY(train.eval_interval)).def(1000).min(0).doc("Steps between evaluations; 0 disables.");
   i64(KEY(train.eval_steps)).def(10).min(1).doc("Batches per evaluation.");
 

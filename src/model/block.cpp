@@ -154,9 +154,10 @@ void norm_backward(Ops<Real>& ops, NormType type, Real* dinp, Real* dweight, Rea
     ops.rmsnorm_backward(dinp, dweight, dout, inp, weight, rstd, N, C);
 }
 
+// Everything block_forward saves, up to the MLP intermediates: what full recomputation reruns.
 template <class Real>
-void block_forward(Ops<Real>& ops, Real* out, const Real* x, const LayerTensors<const Real*>& w,
-                   const BlockSaved<Real>& s, const BlockSpec<Real>& spec, const BlockBatch& batch) {
+void forward_to_mlp(Ops<Real>& ops, const Real* x, const LayerTensors<const Real*>& w, const BlockSaved<Real>& s,
+                    const BlockSpec<Real>& spec, const BlockBatch& batch) {
   const int N = batch.B * batch.T, C = spec.C;
   const int64_t nc = static_cast<int64_t>(N) * C;
 
@@ -169,6 +170,14 @@ void block_forward(Ops<Real>& ops, Real* out, const Real* x, const LayerTensors<
 
   norm_forward(ops, spec.norm, s.ln2, s.ln2_mean, s.ln2_rstd, ln2_input, w.ln2_w, w.ln2_b, N, C, spec.norm_eps);
   mlp_branch_forward(ops, s.ln2, w, s, spec, N);
+}
+
+template <class Real>
+void block_forward(Ops<Real>& ops, Real* out, const Real* x, const LayerTensors<const Real*>& w,
+                   const BlockSaved<Real>& s, const BlockSpec<Real>& spec, const BlockBatch& batch) {
+  const int N = batch.B * batch.T;
+  const int64_t nc = static_cast<int64_t>(N) * spec.C;
+  forward_to_mlp(ops, x, w, s, spec, batch);
   row_parallel_forward(ops, out, s.act, w.down_w, w.down_b, N, spec.F, spec);
   if (spec.parallel_residual) {
     ops.residual_forward(out, out, x, nc);
@@ -198,6 +207,18 @@ void block_backward(Ops<Real>& ops, Real* dres, const LayerTensors<Real*>& g, co
   attention_rest_backward(ops, dres, x, g, w, s, sc, spec, batch);
 }
 
+template <class Real>
+void block_recompute_mlp(Ops<Real>& ops, const LayerTensors<const Real*>& w, const BlockSaved<Real>& s,
+                         const BlockSpec<Real>& spec, const BlockBatch& batch) {
+  mlp_branch_forward(ops, s.ln2, w, s, spec, batch.B * batch.T);
+}
+
+template <class Real>
+void block_recompute(Ops<Real>& ops, const Real* x, const LayerTensors<const Real*>& w, const BlockSaved<Real>& s,
+                     const BlockSpec<Real>& spec, const BlockBatch& batch) {
+  forward_to_mlp(ops, x, w, s, spec, batch);
+}
+
 #define KILN_INSTANTIATE_BLOCK(Real)                                                                                  \
   template void norm_forward<Real>(Ops<Real>&, NormType, Real*, Accum<Real>*, Accum<Real>*, const Real*,             \
                                    const Real*, const Real*, int, int, Accum<Real>);                                  \
@@ -207,7 +228,11 @@ void block_backward(Ops<Real>& ops, Real* dres, const LayerTensors<Real*>& g, co
                                     const BlockSaved<Real>&, const BlockSpec<Real>&, const BlockBatch&);              \
   template void block_backward<Real>(Ops<Real>&, Real*, const LayerTensors<Real*>&, const Real*,                      \
                                      const LayerTensors<const Real*>&, const BlockSaved<Real>&,                       \
-                                     const BlockScratch<Real>&, const BlockSpec<Real>&, const BlockBatch&);
+                                     const BlockScratch<Real>&, const BlockSpec<Real>&, const BlockBatch&);          \
+  template void block_recompute_mlp<Real>(Ops<Real>&, const LayerTensors<const Real*>&, const BlockSaved<Real>&,       \
+                                          const BlockSpec<Real>&, const BlockBatch&);                                 \
+  template void block_recompute<Real>(Ops<Real>&, const Real*, const LayerTensors<const Real*>&,                       \
+                                      const BlockSaved<Real>&, const BlockSpec<Real>&, const BlockBatch&);
 
 KILN_INSTANTIATE_BLOCK(float)
 KILN_INSTANTIATE_BLOCK(double)

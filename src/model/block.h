@@ -91,6 +91,20 @@ void block_backward(Ops<Real>& ops, Real* dres, const LayerTensors<Real*>& g, co
                     const LayerTensors<const Real*>& w, const BlockSaved<Real>& saved,
                     const BlockScratch<Real>& scratch, const BlockSpec<Real>& spec, const BlockBatch& batch);
 
+// Selective recomputation: recomputes the MLP intermediates (gate, up, act) of `saved` from its
+// saved LN2 output, as block_forward computed them, before block_backward reads them. Bit for bit
+// the forward's values: the ops are deterministic.
+template <class Real>
+void block_recompute_mlp(Ops<Real>& ops, const LayerTensors<const Real*>& w, const BlockSaved<Real>& saved,
+                         const BlockSpec<Real>& spec, const BlockBatch& batch);
+
+// Full recomputation: reruns block_forward from the layer input x up to the MLP intermediates,
+// rewriting every tensor of `saved` (bit for bit the forward's values) but not the block's output,
+// which backward does not need: the down projection (and, under TP, its all-reduce) is skipped.
+template <class Real>
+void block_recompute(Ops<Real>& ops, const Real* x, const LayerTensors<const Real*>& w, const BlockSaved<Real>& saved,
+                     const BlockSpec<Real>& spec, const BlockBatch& batch);
+
 // The norm the config chose, over [N, C] rows: LayerNorm (bias optional) or RMSNorm (mean unused,
 // bias must be null). Shared with the decoder's final norm.
 template <class Real>

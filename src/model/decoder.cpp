@@ -49,7 +49,7 @@ std::unique_ptr<Ops<Real>> default_ops() {
 
 template <class Real>
 Decoder<Real>::Decoder(const ModelConfig& model, int max_batch, int seq, std::unique_ptr<Ops<Real>> ops,
-                       TensorParallel tp)
+                       TensorParallel tp, Recomputation recompute)
     : model_(model),
       max_batch_(max_batch),
       seq_(seq),
@@ -72,6 +72,10 @@ Decoder<Real>::Decoder(const ModelConfig& model, int max_batch, int seq, std::un
   if (max_batch < 1 || seq < 1) {
     throw std::invalid_argument("Decoder: max_batch (" + std::to_string(max_batch) + ") and seq (" +
                                 std::to_string(seq) + ") must be at least 1");
+  }
+  if (recompute.layers < 0 || recompute.layers > model.num_layers) {
+    throw std::invalid_argument("Decoder: " + std::to_string(recompute.layers) + " recomputing layers of a " +
+                                std::to_string(model.num_layers) + "-layer model");
   }
   const bool rotary = model.positions == PositionType::rotary;
   if (rotary) {
@@ -107,22 +111,44 @@ Decoder<Real>::Decoder(const ModelConfig& model, int max_batch, int seq, std::un
   residual_.assign(static_cast<size_t>(L + 1), nullptr);
   for (Real*& x : residual_) plan.take(x, NC);
   saved_.assign(static_cast<size_t>(L), BlockSaved<Real>{});
-  for (BlockSaved<Real>& s : saved_) {
-    plan.take(s.ln1, NC);
-    plan.take(s.ln1_mean, N);
-    plan.take(s.ln1_rstd, N);
-    plan.take(s.q, NA);
-    plan.take(s.k, NA);
-    plan.take(s.v, NA);
-    plan.take(s.attn_saved, attn_saved);
-    plan.take(s.att, NA);
-    plan.take(s.mid, NC);
-    plan.take(s.ln2, NC);
-    plan.take(s.ln2_mean, N);
-    plan.take(s.ln2_rstd, N);
-    plan.take(s.gate, swiglu ? NF : 0);
-    plan.take(s.up, NF);
-    plan.take(s.act, NF);
+  layer_recompute_.assign(static_cast<size_t>(L), Recompute::none);
+  for (int l = 0; l < recompute.layers; ++l) layer_recompute_[static_cast<size_t>(l)] = recompute.mode;
+  auto recomputing = [&](Recompute mode) {
+    for (Recompute r : layer_recompute_)
+      if (r == mode) return true;
+    return false;
+  };
+  // What a layer keeps: everything (none), all but the MLP intermediates (selective), or nothing
+  // of its own (full: its input is residual_[l]). The shared set holds what the recomputing layers
+  // do not keep: a whole layer's worth when some layer recomputes in full, else the MLP
+  // intermediates alone.
+  auto take_saved = [&](BlockSaved<Real>& s, bool attention_and_norms, bool mlp) {
+    if (attention_and_norms) {
+      plan.take(s.ln1, NC);
+      plan.take(s.ln1_mean, N);
+      plan.take(s.ln1_rstd, N);
+      plan.take(s.q, NA);
+      plan.take(s.k, NA);
+      plan.take(s.v, NA);
+      plan.take(s.attn_saved, attn_saved);
+      plan.take(s.att, NA);
+      plan.take(s.mid, NC);
+      plan.take(s.ln2, NC);
+      plan.take(s.ln2_mean, N);
+      plan.take(s.ln2_rstd, N);
+    }
+    if (mlp) {
+      plan.take(s.gate, swiglu ? NF : 0);
+      plan.take(s.up, NF);
+      plan.take(s.act, NF);
+    }
+  };
+  const bool any_full = recomputing(Recompute::full);
+  shared_ = BlockSaved<Real>{};
+  if (any_full || recomputing(Recompute::selective)) take_saved(shared_, any_full, true);
+  for (size_t l = 0; l < saved_.size(); ++l) {
+    const Recompute r = layer_recompute_[l];
+    if (r != Recompute::full) take_saved(saved_[l], true, r == Recompute::none);
   }
   plan.take(lnf_, NC);
   plan.take(lnf_mean_, N);
@@ -150,6 +176,14 @@ Decoder<Real>::Decoder(const ModelConfig& model, int max_batch, int seq, std::un
 
   arena_bytes_ = plan.bytes();
   plan.bind(ops_->allocate(static_cast<size_t>(arena_bytes_)));
+  for (size_t l = 0; l < saved_.size(); ++l) {
+    BlockSaved<Real>& s = saved_[l];
+    if (layer_recompute_[l] == Recompute::full) {
+      s = shared_;
+    } else if (layer_recompute_[l] == Recompute::selective) {
+      s.gate = shared_.gate, s.up = shared_.up, s.act = shared_.act;
+    }
+  }
 }
 
 template <class Real>
@@ -234,6 +268,13 @@ void Decoder<Real>::backward(const Real* params, Real* grads) {
                 residual_.back(), params + offsets_.norm_w, lnf_mean_, lnf_rstd_, N, C_);
 
   for (size_t l = saved_.size(); l-- > 0;) {
+    // Recomputation: regenerate what the layer did not keep, from its input (full) or from its
+    // saved LN2 output (selective).
+    if (layer_recompute_[l] == Recompute::full) {
+      block_recompute(ops, residual_[l], bind_layer(offsets_.layers[l], params), saved_[l], spec_, block_batch_);
+    } else if (layer_recompute_[l] == Recompute::selective) {
+      block_recompute_mlp(ops, bind_layer(offsets_.layers[l], params), saved_[l], spec_, block_batch_);
+    }
     block_backward(ops, dres_, bind_layer(offsets_.layers[l], grads), residual_[l],
                    bind_layer(offsets_.layers[l], params), saved_[l], scratch_, spec_, block_batch_);
   }

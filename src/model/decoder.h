@@ -41,6 +41,17 @@
 
 namespace kiln {
 
+// Activation recomputation (train.recompute, train.recompute_layers): layers [0, layers) recompute
+// under `mode`, the others keep every activation. selective keeps everything but the MLP
+// intermediates (gate, up, act), which backward recomputes from the saved LN2 output into one
+// buffer all such layers share; full keeps only the layer's input (the residual stream, kept
+// anyway) and backward reruns the layer's forward into one shared set of activations. The
+// forward ops are deterministic, so gradients are bit for bit those without recomputation.
+struct Recomputation {
+  Recompute mode = Recompute::none;
+  int layers = 0;
+};
+
 template <class Real>
 class Decoder {
  public:
@@ -53,8 +64,10 @@ class Decoder {
   // ops.device() says.
   // `tp`: the tensor-parallel group (default: none); throws std::invalid_argument as
   // validate_tensor_parallel does for a context that cannot split this model.
+  // `recompute`: see Recomputation; throws std::invalid_argument for layers outside
+  // [0, num_layers].
   Decoder(const ModelConfig& model, int max_batch, int seq, std::unique_ptr<Ops<Real>> ops = nullptr,
-          TensorParallel tp = {});
+          TensorParallel tp = {}, Recomputation recompute = {});
   // The arena holds pointers into itself and the spec points at members: no copies, no moves.
   Decoder(const Decoder&) = delete;
   Decoder& operator=(const Decoder&) = delete;
@@ -120,6 +133,8 @@ class Decoder {
   int64_t arena_bytes_ = 0;
   std::vector<Real*> residual_;      // x_0 .. x_L, [N, C] each
   std::vector<BlockSaved<Real>> saved_;
+  std::vector<Recompute> layer_recompute_;  // per layer: none, selective or full
+  BlockSaved<Real> shared_;                 // the recomputing layers' shared activations
   BlockScratch<Real> scratch_;
   Real* lnf_;
   Acc *lnf_mean_, *lnf_rstd_;

@@ -56,13 +56,19 @@ CommVolume estimate_comm(const Config& config) {
   const int64_t activation_elements = tokens * m.hidden_size;
   const int64_t activation_ar = ring_all_reduce_bytes(activation_elements, weight_bytes, tp);
   t.activation_bytes = activation_elements * weight_bytes;
-  t.all_reduces_per_layer = config.train.recompute == Recompute::full ? 5 : 4;
-  t.layers = m.num_layers * t.all_reduces_per_layer * activation_ar;
+  // Each layer all-reduces twice forward (o_proj, down_proj) and twice backward (the input
+  // gradients of Q/K/V and gate/up); a layer recomputed in full reruns its forward up to the MLP
+  // intermediates, which includes o_proj's all-reduce but not down_proj's.
+  const int64_t recomputing = config.train.recompute == Recompute::full
+                                  ? config.train.recompute_layers.value_or(m.num_layers) : 0;
+  t.all_reduces_per_layer = recomputing > 0 ? 5 : 4;
+  const int64_t layer_all_reduces = 4 * m.num_layers + recomputing;
+  t.layers = layer_all_reduces * activation_ar;
   t.embedding = activation_ar;
   t.lm_head = activation_ar;
   t.cross_entropy = ring_all_reduce_bytes(tokens, 4, tp) + ring_all_reduce_bytes(2 * tokens, 4, tp);
   t.per_micro_batch = t.layers + t.embedding + t.lm_head + t.cross_entropy;
-  t.calls_per_micro_batch = tp > 1 ? m.num_layers * t.all_reduces_per_layer + 1 + 1 + 2 : 0;
+  t.calls_per_micro_batch = tp > 1 ? layer_all_reduces + 1 + 1 + 2 : 0;
   t.per_step = config.batch.grad_accum.value() * t.per_micro_batch;
 
   c.total_per_step = d.total + t.per_step;

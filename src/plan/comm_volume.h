@@ -57,8 +57,8 @@ struct DataParallelComm {
 // grad_accum.
 struct TensorParallelComm {
   int64_t activation_bytes = 0;         // A: one [b, s, h] tensor in the activation dtype
-  int64_t all_reduces_per_layer = 0;    // 4, or 5 under full recompute
-  int64_t layers = 0;                   // L · all_reduces_per_layer · AR(A)
+  int64_t all_reduces_per_layer = 0;    // 4, or 5 in a layer recomputed in full
+  int64_t layers = 0;                   // (4·L + recomputing layers) · AR(A)
   int64_t embedding = 0;                // AR(A), forward
   int64_t lm_head = 0;                  // AR(A), backward
   int64_t cross_entropy = 0;            // AR(b·s fp32) + AR(2·b·s fp32)

@@ -84,19 +84,23 @@ ActivationBytes estimate_activations(const Config& config) {
                              4 * (4 * sb + sb * a / t);
 
   ActivationBytes act;
+  // Layers [0, k) recompute as train.recompute says; the others keep everything.
+  const int64_t k = config.train.recompute == Recompute::none ? 0 : config.train.recompute_layers.value_or(m.num_layers);
   switch (config.train.recompute) {
     case Recompute::none:
       act.per_layer = full_layer;
       break;
     case Recompute::selective:
+      // The MLP intermediates of a recomputing layer live in one buffer that all of them share.
       act.per_layer = full_layer - mlp_intermediates;
+      if (k > 0) act.recompute_working_set = mlp_intermediates;
       break;
     case Recompute::full:
       act.per_layer = e * sb * h;
-      act.recompute_working_set = full_layer;
+      if (k > 0) act.recompute_working_set = full_layer;
       break;
   }
-  act.layers = m.num_layers * act.per_layer;
+  act.layers = k * act.per_layer + (m.num_layers - k) * full_layer;
   act.logits = e * sb * v / t;
   act.logits_lse = 4 * sb;
   act.final_norm = e * sb * h;

@@ -18,7 +18,7 @@ class CpuTrainBackend final : public TrainBackend {
   CpuTrainBackend(const Config& c, ProcessGrid& g)
       : grid_(g),
         model_(c.model, static_cast<int>(c.batch.micro_batch), static_cast<int>(c.model.seq_length), nullptr,
-               TensorParallel::of(*g.tp)),
+               TensorParallel::of(*g.tp), recomputation_of(c)),
         params_(DType::fp32, ZeroOptimizer::padded_numel(model_.registry(), g.dp_size)),
         grads_(DType::fp32, ZeroOptimizer::padded_numel(model_.registry(), g.dp_size)) {
     // Each tensor-parallel rank gets its slice of the global draw, so any layout starts from the

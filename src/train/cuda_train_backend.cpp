@@ -99,7 +99,7 @@ class CudaTrainBackend final : public TrainBackend {
                                " ranks needs NCCL, and this kiln was built without it (docs/building.md)");
 #endif
     model_.emplace(c.model, static_cast<int>(c.batch.micro_batch), static_cast<int>(c.model.seq_length),
-                   std::move(ops), tp_nccl_ ? TensorParallel::of(*tp_nccl_) : TensorParallel{});
+                   std::move(ops), tp_nccl_ ? TensorParallel::of(*tp_nccl_) : TensorParallel{}, recomputation_of(c));
     padded_ = ZeroOptimizer::padded_numel(model_->registry(), g.dp_size);
     const bool shard = c.parallel.zero_stage == 1 && g.dp_size > 1;
     shard_size_ = shard ? padded_ / g.dp_size : padded_;

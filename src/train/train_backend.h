@@ -21,6 +21,7 @@
 #include "config/config.h"
 #include "data/batch.h"
 #include "dist/process_grid.h"
+#include "model/decoder.h"
 #include "model/tensor_parallel.h"
 #include "optim/adamw_optimizer.h"
 
@@ -65,6 +66,11 @@ class TrainBackend {
   // kiln's buffers, the CUDA context and library workspaces); nothing for the CPU backend.
   virtual std::optional<int64_t> device_memory_bytes() const { return std::nullopt; }
 };
+
+// The decoder's recomputation as train.recompute and train.recompute_layers ask.
+inline Recomputation recomputation_of(const Config& c) {
+  return {c.train.recompute, static_cast<int>(c.train.recompute_layers.value_or(c.model.num_layers))};
+}
 
 // The backend train.device asks for. Throws std::runtime_error when this build or machine cannot
 // provide it (no CUDA backend compiled in, no GPU), naming the reason.

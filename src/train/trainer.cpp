@@ -11,7 +11,6 @@
 #include <stdexcept>
 #include <vector>
 
-#include "config/enum_names.h"
 #include "data/prefetcher.h"
 #include "data/shard_streams.h"
 #include "data/synthetic_source.h"
@@ -54,9 +53,6 @@ void check_supported(const Config& c, const ProcessGrid& grid) {
                              " ranks, but this process runs in a grid of tp " + std::to_string(grid.tp_size) +
                              " × dp " + std::to_string(grid.dp_size) +
                              "; launch with mpirun -n " + std::to_string(c.world_size()) + " (launch/mpirun.sh)");
-  if (c.train.recompute != Recompute::none)
-    throw std::runtime_error("train.recompute = " + std::string(enum_name(c.train.recompute)) +
-                             ": activation recomputation is not in this build yet; use none");
 }
 
 struct DataStreams {

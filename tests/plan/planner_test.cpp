@@ -303,10 +303,12 @@ TEST(MakePlan, MemoryBytesByHand) {
 TEST(MakePlan, RecomputeModes) {
   Config config = small_memory_config();
   config.train.recompute = Recompute::selective;
-  // Without the MLP intermediates (2·192 = 384): 928 per layer, ×2 = 1856, + 416 once.
+  // Without the MLP intermediates (2·192 = 384): 928 per layer, ×2 = 1856, + one shared set of
+  // MLP intermediates 384, + 416 once.
   ActivationBytes act = make_plan(config).activations;
   EXPECT_EQ(act.per_layer, 928);
-  EXPECT_EQ(act.total, 2272);
+  EXPECT_EQ(act.recompute_working_set, 384);
+  EXPECT_EQ(act.total, 2656);
 
   config.train.recompute = Recompute::full;
   // Layer inputs 2·8·8 = 128 each, ×2 = 256, + one full layer 1312, + 416 once.
@@ -314,6 +316,16 @@ TEST(MakePlan, RecomputeModes) {
   EXPECT_EQ(act.per_layer, 128);
   EXPECT_EQ(act.recompute_working_set, 1312);
   EXPECT_EQ(act.total, 1984);
+
+  // Per layer: only the first layer recomputes, the second keeps all 1312.
+  config.train.recompute_layers = 1;
+  act = make_plan(config).activations;
+  EXPECT_EQ(act.layers, 128 + 1312);
+  EXPECT_EQ(act.total, 128 + 1312 + 1312 + 416);
+  config.train.recompute_layers = 0;  // recomputing no layer is no recompute
+  act = make_plan(config).activations;
+  EXPECT_EQ(act.layers, 2 * 1312);
+  EXPECT_EQ(act.recompute_working_set, 0);
 }
 
 TEST(MakePlan, Fp32PrecisionAndBf16Gradients) {
@@ -397,6 +409,11 @@ TEST(CommVolume, FullRecomputeRerunsTheAttentionAllReduce) {
   EXPECT_EQ(t.layers, 1280);  // 2 · 5 · 128
   EXPECT_EQ(t.per_micro_batch, 1632);
   EXPECT_EQ(t.calls_per_micro_batch, 14);
+
+  // Only the recomputing layers pay: one of the two.
+  config.train.recompute_layers = 1;
+  EXPECT_EQ(make_plan(config).comm.tp.layers, 1152);  // (4·2 + 1) · 128
+  config.train.recompute_layers.reset();
 
   // Selective recompute reruns only the MLP's column-parallel half: no collective.
   config.train.recompute = Recompute::selective;

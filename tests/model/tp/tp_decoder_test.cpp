@@ -180,5 +180,30 @@ TEST(TpDecoderReplicas, ReplicatedGradientsAgreeAcrossRanks) {
   }
 }
 
+// Recomputation under TP: the recomputed forward repeats o_proj's all-reduce (and skips
+// down_proj's), and must still give bit for bit the gradients of keeping every activation.
+TEST(TpDecoderRecompute, SelectiveAndFullGiveTheSameBitsAsKeepingEverything) {
+  Communicator& comm = tp_group();
+  for (const std::vector<Override>& o : {std::vector<Override>{}, std::vector<Override>{{"model.parallel_residual", "true"}}}) {
+    const ModelConfig m = tp_model(o);
+    const int L = static_cast<int>(m.num_layers);
+    const TestBatch batch(2, 5, static_cast<int>(m.vocab_size), 9, true);
+    auto run = [&](Recomputation r) {
+      Decoder<double> dec(m, 2, 5, nullptr, TensorParallel::of(comm), r);
+      std::vector<double> local(static_cast<size_t>(dec.registry().total_numel()), 0.0);
+      init_parameters(local.data(), dec.layout(), m, 3);
+      std::vector<double> g(local.size(), 0.0);
+      const double loss = dec.forward(local.data(), batch.view(), 0.1);
+      dec.backward(local.data(), g.data());
+      g.push_back(loss);
+      return g;
+    };
+    const std::vector<double> keep = run({});
+    EXPECT_EQ(run({Recompute::selective, L}), keep) << "selective";
+    EXPECT_EQ(run({Recompute::full, L}), keep) << "full";
+    EXPECT_EQ(run({Recompute::full, 1}), keep) << "full, first layer";
+  }
+}
+
 }  // namespace
 }  // namespace kiln::tp_test
