@@ -5,6 +5,8 @@
 
 #include "model/decoder.h"
 #include "model/init.h"
+#include "ops/cpu_ops.h"
+#include "ops/profiled_ops.h"
 #include "tensor/bf16.h"
 #include "tensor/buffer.h"
 #include "train/train_backend.h"
@@ -17,7 +19,7 @@ class CpuTrainBackend final : public TrainBackend {
  public:
   CpuTrainBackend(const Config& c, ProcessGrid& g)
       : grid_(g),
-        model_(c.model, static_cast<int>(c.batch.micro_batch), static_cast<int>(c.model.seq_length), nullptr,
+        model_(c.model, static_cast<int>(c.batch.micro_batch), static_cast<int>(c.model.seq_length), make_ops(),
                TensorParallel::of(*g.tp), recomputation_of(c)),
         params_(DType::fp32, ZeroOptimizer::padded_numel(model_.registry(), g.dp_size)),
         grads_(DType::fp32, ZeroOptimizer::padded_numel(model_.registry(), g.dp_size)) {
@@ -70,6 +72,8 @@ class CpuTrainBackend final : public TrainBackend {
                            static_cast<size_t>(optimizer_->shard_size()), CommDType::fp32);
   }
 
+  std::vector<OpTime> op_profile() override { return profiled_ ? profiled_->profile() : std::vector<OpTime>{}; }
+
   std::span<const float> host_params() override {
     return {params_.data<float>(), static_cast<size_t>(model_.registry().total_numel())};
   }
@@ -84,6 +88,15 @@ class CpuTrainBackend final : public TrainBackend {
   }
 
  private:
+  // The CPU reference ops, timed per op when KILN_PROFILE_OPS asks.
+  std::unique_ptr<Ops<float>> make_ops() {
+    auto ops = std::make_unique<CpuOps<float>>();
+    if (!op_profiling_requested()) return ops;
+    auto profiled = std::make_unique<ProfiledOps<float>>(std::move(ops), std::make_unique<HostOpTimer>());
+    profiled_ = profiled.get();
+    return profiled;
+  }
+
   static void round_to_bf16_in_place(float* x, size_t n) {
     Buffer rounded(DType::bf16, static_cast<int64_t>(n));  // start-up only
     to_bf16(x, rounded.data<bf16>(), n);
@@ -91,6 +104,7 @@ class CpuTrainBackend final : public TrainBackend {
   }
 
   ProcessGrid& grid_;
+  ProfiledOps<float>* profiled_ = nullptr;  // owned by model_, when profiling
   Decoder<float> model_;
   Buffer params_, grads_;  // the whole (TP-local) flat layout, padded for the DP shards
   std::optional<ZeroOptimizer> optimizer_;

@@ -19,7 +19,9 @@
 #include "cuda/cuda_check.h"
 #include "model/decoder.h"
 #include "model/init.h"
+#include "ops/cuda_op_timer.h"
 #include "ops/cuda_ops.h"
+#include "ops/profiled_ops.h"
 #include "optim/cuda_adamw_optimizer.h"
 #include "tensor/bf16.h"
 #include "tensor/buffer.h"
@@ -98,8 +100,15 @@ class CudaTrainBackend final : public TrainBackend {
       throw std::runtime_error("train.device = cuda with " + std::to_string(g.world_size) +
                                " ranks needs NCCL, and this kiln was built without it (docs/building.md)");
 #endif
+    std::unique_ptr<Ops<bf16>> model_ops = std::move(ops);
+    if (op_profiling_requested()) {
+      auto profiled = std::make_unique<ProfiledOps<bf16>>(std::move(model_ops),
+                                                          std::make_unique<CudaOpTimer>(ops_->stream()));
+      profiled_ = profiled.get();
+      model_ops = std::move(profiled);
+    }
     model_.emplace(c.model, static_cast<int>(c.batch.micro_batch), static_cast<int>(c.model.seq_length),
-                   std::move(ops), tp_nccl_ ? TensorParallel::of(*tp_nccl_) : TensorParallel{}, recomputation_of(c));
+                   std::move(model_ops), tp_nccl_ ? TensorParallel::of(*tp_nccl_) : TensorParallel{}, recomputation_of(c));
     padded_ = ZeroOptimizer::padded_numel(model_->registry(), g.dp_size);
     const bool shard = c.parallel.zero_stage == 1 && g.dp_size > 1;
     shard_size_ = shard ? padded_ / g.dp_size : padded_;
@@ -227,6 +236,8 @@ class CudaTrainBackend final : public TrainBackend {
     return host_params_;
   }
 
+  std::vector<OpTime> op_profile() override { return profiled_ ? profiled_->profile() : std::vector<OpTime>{}; }
+
   std::optional<int64_t> device_memory_bytes() const override {
     size_t free_bytes = 0, total = 0;
     if (cudaMemGetInfo(&free_bytes, &total) != cudaSuccess) return std::nullopt;
@@ -254,6 +265,7 @@ class CudaTrainBackend final : public TrainBackend {
   ProcessGrid& grid_;
   int device_;
   CudaOps* ops_ = nullptr;  // owned by model_
+  ProfiledOps<bf16>* profiled_ = nullptr;  // owned by model_, when KILN_PROFILE_OPS
 #if KILN_WITH_NCCL
   std::unique_ptr<NcclCommunicator> tp_nccl_, dp_nccl_;
 #else

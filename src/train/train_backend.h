@@ -22,6 +22,7 @@
 #include "data/batch.h"
 #include "dist/process_grid.h"
 #include "model/decoder.h"
+#include "ops/op_profile.h"
 #include "model/tensor_parallel.h"
 #include "optim/adamw_optimizer.h"
 
@@ -65,7 +66,14 @@ class TrainBackend {
   // Bytes of device memory in use on this rank's GPU (total − free, as the driver reports it:
   // kiln's buffers, the CUDA context and library workspaces); nothing for the CPU backend.
   virtual std::optional<int64_t> device_memory_bytes() const { return std::nullopt; }
+
+  // With KILN_PROFILE_OPS=1 set at construction, the time spent in each op so far (the model's ops
+  // wrapped in ProfiledOps; docs/performance.md); empty otherwise.
+  virtual std::vector<OpTime> op_profile() { return {}; }
 };
+
+// Whether KILN_PROFILE_OPS asks for a per-op profile ("1"; unset, empty or "0": no).
+bool op_profiling_requested();
 
 // The decoder's recomputation as train.recompute and train.recompute_layers ask.
 inline Recomputation recomputation_of(const Config& c) {

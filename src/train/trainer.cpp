@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <string>
 #include <sys/resource.h>
 #include <stdexcept>
@@ -357,6 +358,17 @@ TrainSummary Trainer::run(const RunOptions& options) {
     }
   }
   const double total = std::chrono::duration<double>(clock::now() - run_start).count();
+  if (const std::vector<OpTime> profile = s.backend->op_profile(); !profile.empty() && s.grid.world_rank == 0) {
+    // KILN_PROFILE_OPS: the per-op breakdown of every step and evaluation of this run, in the log
+    // and beside the metrics file.
+    const std::string table = format_op_profile(profile);
+    spdlog::info("time per op (KILN_PROFILE_OPS, {} steps):\n{}", summary.steps - summary.first_step, table);
+    if (!options.metrics_file.empty()) {
+      const auto path = options.metrics_file.parent_path() / "op_profile.txt";
+      std::ofstream(path) << table;
+      spdlog::info("op profile written to {}", path.string());
+    }
+  }
   summary.data_state = s.data.train->state_at(static_cast<uint64_t>(summary.steps) * slicing.global_batch());
   summary.data_wait_seconds = s.prefetcher->wait_seconds();
   s.prefetcher.reset();
