@@ -44,7 +44,8 @@ void derive(Config& c, const std::string& default_name) {
   if (!b.global_batch) b.global_batch = *b.grad_accum * per_micro_step;
 
   if (!c.train.name) c.train.name = default_name;
-  if (!c.train.recompute_layers) c.train.recompute_layers = c.model.num_layers;
+  // train.recompute_layers stays unset when not given (every layer): a derived value would go stale
+  // when a later step replaces the model (kiln import-hf keeps a base config's training keys).
 }
 
 namespace {
@@ -174,7 +175,7 @@ std::vector<Diagnostic> check_consistency(const LoadedConfig& loaded) {
   if (c.checkpoint.init_optimizer && c.checkpoint.init_from.empty())
     fail(d("checkpoint.init_optimizer", "true") + " needs checkpoint.init_from (" + loaded.origin("checkpoint.init_from") +
          "), the checkpoint whose optimizer state to take");
-  if (*c.train.recompute_layers > m.num_layers)
+  if (c.train.recompute_layers && *c.train.recompute_layers > m.num_layers)
     fail(d("train.recompute_layers", *c.train.recompute_layers) + " exceeds " + d("model.num_layers", m.num_layers));
   if (c.logging.metrics_file.empty()) fail("logging.metrics_file (" + loaded.origin("logging.metrics_file") + ") is empty");
   if (c.train.name->empty() || c.train.name->find('/') != std::string::npos)

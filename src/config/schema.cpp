@@ -248,7 +248,7 @@ Schema::Schema() {
       .doc("Activation recomputation: selective recomputes the MLP intermediates, full the whole layer from its input (docs/training.md).");
   opt_i64(KEY(train.recompute_layers))
       .min(0)
-      .derived("model.num_layers")
+      .derived("unset: every layer (model.num_layers)")
       .doc("How many layers, from the first, recompute (the others keep every activation): trades memory for time layer by layer.");
   i64(KEY(train.eval_interval)).def(1000).min(0).doc("Steps between evaluations; 0 disables.");
   i64(KEY(train.eval_steps)).def(10).min(1).doc("Batches per evaluation.");

@@ -31,6 +31,14 @@ TEST(Consistency, HeadsMustDivideHidden) {
       << e;
 }
 
+TEST(Consistency, RecomputeLayersMustFitTheModel) {
+  TempDir dir;
+  std::string e = error_text(dir, "", {{"train.recompute", "full"}, {"train.recompute_layers", "3"}});
+  EXPECT_NE(e.find("train.recompute_layers = 3 (--set train.recompute_layers=3) exceeds model.num_layers = 2"),
+            std::string::npos)
+      << e;
+}
+
 TEST(Consistency, GlobalBatchMustBeMicroTimesAccumTimesData) {
   TempDir dir;
   std::string e = error_text(dir, "batch:\n  micro_batch: 4\n  grad_accum: 2\n  global_batch: 30\nparallel:\n  data: 2\n");
