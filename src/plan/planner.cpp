@@ -129,7 +129,10 @@ Plan make_plan(const Config& config) {
   const bool bf16 = config.train.precision == Precision::bf16;
   MemoryBytes& mem = p.memory;
   mem.weights = p.per_rank_params * precision_bytes(config.train.precision);
-  mem.gradients = p.per_rank_params * precision_bytes(config.parallel.grad_reduce_dtype);
+  // The CUDA backend keeps its gradient buffer in bf16 (docs/cuda-backend.md); the CPU backend in
+  // parallel.grad_reduce_dtype.
+  mem.gradients = p.per_rank_params * (config.train.device == Device::cuda
+                                           ? 2 : precision_bytes(config.parallel.grad_reduce_dtype));
   // bf16 keeps an fp32 master copy beside Adam's m and v; fp32 updates the weights in place.
   mem.optimizer = p.optimizer_shard_params * (bf16 ? 12 : 8);
   mem.activations = p.activations.total;

@@ -87,7 +87,8 @@ ActivationBytes estimate_activations(const Config& config);
 
 // Per-rank memory in bytes.
 //   weights:   per-rank params × (2 bf16 | 4 fp32)
-//   gradients: per-rank params × (4 | 2 by grad_reduce_dtype); not sharded by ZeRO-1
+//   gradients: per-rank params × (4 | 2 by grad_reduce_dtype; 2 on train.device cuda); not sharded
+//   by ZeRO-1
 //   optimizer: ZeRO shard × (12 under bf16: fp32 master + Adam m + v; 8 under fp32, where the
 //              weights themselves are the masters)
 //   activations: ActivationBytes::total for one micro batch

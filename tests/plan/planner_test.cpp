@@ -328,6 +328,14 @@ TEST(MakePlan, RecomputeModes) {
   EXPECT_EQ(act.recompute_working_set, 0);
 }
 
+TEST(MakePlan, TheCudaBackendKeepsBf16Gradients) {
+  Config config = small_memory_config();
+  config.parallel.grad_reduce_dtype = Precision::fp32;
+  const int64_t cpu = make_plan(config).memory.gradients;
+  config.train.device = Device::cuda;
+  EXPECT_EQ(make_plan(config).memory.gradients * 2, cpu);
+}
+
 TEST(MakePlan, Fp32PrecisionAndBf16Gradients) {
   Config config = small_memory_config();
   config.train.precision = Precision::fp32;
