@@ -17,46 +17,13 @@ constexpr int kChannelBlock = 64;
 
 }  // namespace
 
-template <typename Real>
-void embedding_forward(Real* out, const int32_t* ids, const Real* wte, int N,
-                       [[maybe_unused]] int V, int C, Real scale) {
-  [[maybe_unused]] const int64_t work = int64_t{N} * C;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (work >= kMinParallelWork)
+// The whole table is the range [0, V): the plain forms are the vocab-range forms with
+// vocab_begin = 0 and V_local = V (embedding.h). An id outside [0, V) is a caller bug, caught by
+// the assertion in debug builds (the range form would give it a zero row).
+static void check_ids([[maybe_unused]] const int32_t* ids, [[maybe_unused]] int N, [[maybe_unused]] int V) {
+#ifndef NDEBUG
+  for (int n = 0; n < N; ++n) assert(ids[n] >= 0 && ids[n] < V && "embedding: token id outside [0, V)");
 #endif
-  for (int n = 0; n < N; ++n) {
-    const int32_t id = ids[n];
-    assert(id >= 0 && id < V && "embedding: token id outside [0, V)");
-    const Real* row = wte + static_cast<ptrdiff_t>(id) * C;
-    Real* o = out + static_cast<ptrdiff_t>(n) * C;
-    for (int c = 0; c < C; ++c) o[c] = row[c] * scale;
-  }
-}
-
-template <typename Real>
-void embedding_backward(Real* dwte, const Real* dout, const int32_t* ids, int N,
-                        [[maybe_unused]] int V, int C, Real scale) {
-  // The natural split, over tokens, races: two tokens with the same id update the same row of
-  // dwte. Atomics would fix the race but not the order of the additions, so results would vary
-  // from run to run. Split over channels instead: each work item owns a block of columns of dwte
-  // and walks all tokens in order. No two threads touch the same element, and every element sums
-  // its contributions in token order, however many threads there are.
-  const int blocks = (C + kChannelBlock - 1) / kChannelBlock;
-  [[maybe_unused]] const int64_t work = int64_t{N} * C;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (work >= kMinParallelWork)
-#endif
-  for (int b = 0; b < blocks; ++b) {
-    const int c0 = b * kChannelBlock;
-    const int c1 = std::min(C, c0 + kChannelBlock);
-    for (int n = 0; n < N; ++n) {
-      const int32_t id = ids[n];
-      assert(id >= 0 && id < V && "embedding: token id outside [0, V)");
-      Real* drow = dwte + static_cast<ptrdiff_t>(id) * C;
-      const Real* g = dout + static_cast<ptrdiff_t>(n) * C;
-      for (int c = c0; c < c1; ++c) drow[c] += g[c] * scale;
-    }
-  }
 }
 
 template <typename Real>
@@ -98,6 +65,18 @@ void embedding_backward_vocab_range(Real* dwte_shard, const Real* dout, const in
       for (int c = c0; c < c1; ++c) drow[c] += g[c] * scale;
     }
   }
+}
+
+template <typename Real>
+void embedding_forward(Real* out, const int32_t* ids, const Real* wte, int N, int V, int C, Real scale) {
+  check_ids(ids, N, V);
+  embedding_forward_vocab_range(out, ids, wte, N, 0, V, C, scale);
+}
+
+template <typename Real>
+void embedding_backward(Real* dwte, const Real* dout, const int32_t* ids, int N, int V, int C, Real scale) {
+  check_ids(ids, N, V);
+  embedding_backward_vocab_range(dwte, dout, ids, N, 0, V, C, scale);
 }
 
 template void embedding_forward_vocab_range<float>(float*, const int32_t*, const float*, int, int, int, int, float);

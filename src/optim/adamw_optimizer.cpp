@@ -49,17 +49,18 @@ StepResult AdamWOptimizer::step(const float* grads, double base_lr, ParamOutput 
   return step_with_norm(std::sqrt(local_sum_of_squares(grads)), grads, base_lr, out);
 }
 
-StepResult AdamWOptimizer::step_with_norm(double grad_norm, const float* grads, double base_lr, ParamOutput out) {
+StepResult plan_step(double grad_norm, double grad_clip, int64_t steps_done) {
   StepResult result;
   result.grad_norm = grad_norm;
-  result.clip_coef = cpu::clip_coefficient(grad_norm, config_.grad_clip);
-  // One NaN or Inf gradient would poison every weight it reaches and both moments for good, so a
-  // bad step (loss spike in bf16, overflow) is dropped whole; the trainer logs it and goes on.
-  if (!std::isfinite(grad_norm)) {
-    result.skipped = true;
-    result.step = step_;
-    return result;
-  }
+  result.clip_coef = cpu::clip_coefficient(grad_norm, grad_clip);
+  result.skipped = !std::isfinite(grad_norm);
+  result.step = steps_done;
+  return result;
+}
+
+StepResult AdamWOptimizer::step_with_norm(double grad_norm, const float* grads, double base_lr, ParamOutput out) {
+  StepResult result = plan_step(grad_norm, config_.grad_clip, step_);
+  if (result.skipped) return result;  // the trainer logs it and goes on
   apply(grads, base_lr, result.clip_coef, out);
   result.step = step_;
   return result;

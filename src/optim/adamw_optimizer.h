@@ -51,6 +51,13 @@ struct StepResult {
   int64_t step = 0;        // updates done after this call (1-based number of this update)
 };
 
+// What both optimizers (this one and the GPU's CudaAdamWOptimizer) decide from the global norm
+// before touching any state: the clip coefficient, and whether the step is skipped. One NaN or Inf
+// gradient would poison every weight it reaches and both moments for good, so a bad step (loss
+// spike in bf16, overflow) is dropped whole and the update counter keeps the next good step's
+// bias correction right. `steps_done`: updates applied so far (the result's step when skipped).
+StepResult plan_step(double grad_norm, double grad_clip, int64_t steps_done);
+
 // Where the updated parameters of the slice go: the full flat parameter buffer, in fp32 (fp32
 // training) or as bf16 bits rounded to nearest even (bf16 training). Exactly one is set. Only
 // elements that belong to a tensor are written.

@@ -155,16 +155,8 @@ double CudaAdamWOptimizer::local_sum_of_squares(const bf16* device_grads) const 
 
 StepResult CudaAdamWOptimizer::step_with_norm(double grad_norm, const bf16* device_grads, double base_lr,
                                               bf16* device_params_out) {
-  StepResult result;
-  result.grad_norm = grad_norm;
-  result.clip_coef = cpu::clip_coefficient(grad_norm, config_.grad_clip);
-  // As on the CPU: one NaN or Inf would poison every weight and both moments for good, so a bad
-  // step is dropped whole and the counter keeps the next good step's bias correction right.
-  if (!std::isfinite(grad_norm)) {
-    result.skipped = true;
-    result.step = step_;
-    return result;
-  }
+  StepResult result = plan_step(grad_norm, config_.grad_clip, step_);  // as on the CPU
+  if (result.skipped) return result;
   apply(device_grads, base_lr, result.clip_coef, device_params_out);
   result.step = step_;
   return result;

@@ -27,7 +27,7 @@ class CpuTrainBackend final : public TrainBackend {
     // same model.
     init_parameters(params_, model_.layout(), c.model, static_cast<uint64_t>(c.train.seed));
     // The masters start from the fp32 draws; the model sees them as stored in its precision.
-    optimizer_.emplace(model_.registry(), c, params_.data<float>(), *grid_.dp, *grid_.tp, norm_ranges(model_.layout(), g));
+    optimizer_.emplace(model_.registry(), c, params_.data<float>(), *grid_.dp, *grid_.tp, norm_ranges_of(model_.layout(), g));
     if (c.train.precision == Precision::bf16) round_to_bf16_in_place(params_.data<float>(), static_cast<size_t>(params_.numel()));
   }
 
@@ -76,15 +76,6 @@ class CpuTrainBackend final : public TrainBackend {
 
   std::span<const float> host_params() override {
     return {params_.data<float>(), static_cast<size_t>(model_.registry().total_numel())};
-  }
-
-  // Under tensor parallelism a replicated tensor's gradient is the same on every TP rank and
-  // counts towards the norm once (TpLayout::norm_ranges); without it every element counts.
-  static NormRanges norm_ranges(const TpLayout& layout, const ProcessGrid& grid) {
-    NormRanges out;
-    if (grid.tp_size == 1) return out;
-    for (const ElementRange& r : layout.norm_ranges()) out.emplace_back(r.begin, r.end);
-    return out;
   }
 
  private:

@@ -126,7 +126,7 @@ class CudaTrainBackend final : public TrainBackend {
     init_parameters(init.data(), model_->layout(), c.model, static_cast<uint64_t>(c.train.seed));
     optimizer_ = std::make_unique<CudaAdamWOptimizer>(model_->registry(), c.optimizer, init.data(), shard_begin_,
                                                       shard_begin_ + shard_size_, ops_->stream(),
-                                                      norm_ranges(model_->layout(), g));
+                                                      norm_ranges_of(model_->layout(), g));
     std::vector<bf16> rounded(init.size());
     to_bf16(init.data(), rounded.data(), init.size());
     ops_->copy_from_host(params_, rounded.data(), rounded.size() * sizeof(bf16));
@@ -203,9 +203,8 @@ class CudaTrainBackend final : public TrainBackend {
     const bool writes = !for_save || shards_over_dp_ || grid_.dp_rank == 0;
     const size_t n = writes ? static_cast<size_t>(shard_size_) : 0;
     if (for_save && n) {
-      std::vector<bf16> bits(n);
-      ops_->copy_to_host(bits.data(), params_ + shard_begin_, n * sizeof(bf16));
-      to_float(bits.data(), stage_params_.data(), n);
+      ops_->copy_to_host(stage_bits_.data(), params_ + shard_begin_, n * sizeof(bf16));
+      to_float(stage_bits_.data(), stage_params_.data(), n);
       optimizer_->download_state(stage_masters_.data(), stage_m_.data(), stage_v_.data());
     }
     RankState r;
@@ -223,9 +222,8 @@ class CudaTrainBackend final : public TrainBackend {
 
   void loaded() override {
     const size_t n = static_cast<size_t>(shard_size_);
-    std::vector<bf16> bits(n);
-    to_bf16(stage_params_.data(), bits.data(), n);
-    ops_->copy_from_host(params_ + shard_begin_, bits.data(), n * sizeof(bf16));
+    to_bf16(stage_params_.data(), stage_bits_.data(), n);
+    ops_->copy_from_host(params_ + shard_begin_, stage_bits_.data(), n * sizeof(bf16));
     optimizer_->upload_state(stage_masters_.data(), stage_m_.data(), stage_v_.data());
 #if KILN_WITH_NCCL
     if (dp_nccl_ && shards_over_dp_)
@@ -252,13 +250,6 @@ class CudaTrainBackend final : public TrainBackend {
   }
 
  private:
-  static NormRanges norm_ranges(const TpLayout& layout, const ProcessGrid& grid) {
-    NormRanges out;
-    if (grid.tp_size == 1) return out;
-    for (const ElementRange& r : layout.norm_ranges()) out.emplace_back(r.begin, r.end);
-    return out;
-  }
-
   // Host staging of the shard for checkpoints, allocated once.
   void stage() {
     const size_t n = static_cast<size_t>(shard_size_);
@@ -267,6 +258,7 @@ class CudaTrainBackend final : public TrainBackend {
     stage_masters_.assign(n, 0.0f);
     stage_m_.assign(n, 0.0f);
     stage_v_.assign(n, 0.0f);
+    stage_bits_.assign(n, bf16{0});
   }
 
   ProcessGrid& grid_;
@@ -286,6 +278,7 @@ class CudaTrainBackend final : public TrainBackend {
   std::optional<DeviceBatch> batch_;
   std::unique_ptr<CudaAdamWOptimizer> optimizer_;
   std::vector<float> stage_params_, stage_masters_, stage_m_, stage_v_, host_params_;
+  std::vector<bf16> stage_bits_;  // the shard's device parameters in transit
 };
 
 }  // namespace

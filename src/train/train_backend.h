@@ -16,6 +16,8 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "ckpt/checkpoint.h"
 #include "config/config.h"
@@ -74,6 +76,16 @@ class TrainBackend {
 
 // Whether KILN_PROFILE_OPS asks for a per-op profile ("1"; unset, empty or "0": no).
 bool op_profiling_requested();
+
+// The [begin, end) ranges of a rank's flat layout whose squares count towards the global gradient
+// norm: under tensor parallelism a replicated tensor's gradient is the same on every TP rank and
+// counts once (TpLayout::norm_ranges); without TP the list is empty, meaning every element.
+inline std::vector<std::pair<int64_t, int64_t>> norm_ranges_of(const TpLayout& layout, const ProcessGrid& grid) {
+  std::vector<std::pair<int64_t, int64_t>> out;
+  if (grid.tp_size == 1) return out;
+  for (const ElementRange& r : layout.norm_ranges()) out.emplace_back(r.begin, r.end);
+  return out;
+}
 
 // The decoder's recomputation as train.recompute and train.recompute_layers ask.
 inline Recomputation recomputation_of(const Config& c) {
