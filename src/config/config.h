@@ -139,6 +139,7 @@ struct CheckpointConfig {
   std::string init_from;    // a checkpoint whose weights start a new run (branching); "" none
   bool init_optimizer;      // with init_from: take its Adam moments too
   bool save_on_signal;
+  bool save_final;          // save at the last step (benchmarks turn it off)
 };
 
 struct LoggingConfig {

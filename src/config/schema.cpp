@@ -229,6 +229,9 @@ Schema::Schema() {
            "checkpoint.resume of the run's own checkpoints takes precedence.");
   flag(KEY(checkpoint.init_optimizer)).def(false).doc("With init_from: also take its Adam moments and update count.");
   flag(KEY(checkpoint.save_on_signal)).def(true).doc("Save before exiting on SIGTERM or SIGUSR1.");
+  flag(KEY(checkpoint.save_final))
+      .def(true)
+      .doc("Save at the last step; false for benchmarks, which then end without writing a checkpoint.");
 
   // ---- logging ------------------------------------------------------------------------------
   choice(LogLevel{}, KEY(logging.level)).def(LogLevel::info).doc("Log level.");

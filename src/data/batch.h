@@ -35,8 +35,12 @@ struct BatchStorage {
       : batch(b), seq(t), tokens(size_t(b) * t), targets(size_t(b) * t), position_ids(size_t(b) * t),
         doc_ids(size_t(b) * t), loss_mask(size_t(b) * t) {}
 
-  BatchView view() const {
-    return {batch, seq, tokens.data(), targets.data(), loss_mask.data(), position_ids.data(), doc_ids.data()};
+  // documents: whether doc_ids carry document structure (data.reset_attention_mask). Without it
+  // the view has doc_ids = nullptr, so attention takes its plain causal path instead of comparing
+  // ids that are all zero (the same result, more work on the GPU).
+  BatchView view(bool documents = true) const {
+    return {batch, seq, tokens.data(), targets.data(), loss_mask.data(), position_ids.data(),
+            documents ? doc_ids.data() : nullptr};
   }
 };
 

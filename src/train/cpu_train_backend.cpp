@@ -19,6 +19,7 @@ class CpuTrainBackend final : public TrainBackend {
  public:
   CpuTrainBackend(const Config& c, ProcessGrid& g)
       : grid_(g),
+        documents_(c.data.reset_attention_mask),
         model_(c.model, static_cast<int>(c.batch.micro_batch), static_cast<int>(c.model.seq_length), make_ops(),
                TensorParallel::of(*g.tp), recomputation_of(c)),
         params_(DType::fp32, ZeroOptimizer::padded_numel(model_.registry(), g.dp_size)),
@@ -37,12 +38,12 @@ class CpuTrainBackend final : public TrainBackend {
   void zero_grads() override { std::memset(grads_.raw(), 0, grads_.bytes()); }
 
   double forward_backward(const BatchStorage& batch, double dloss_scale) override {
-    const double loss = model_.forward(params_.data<float>(), batch.view(), static_cast<float>(dloss_scale));
+    const double loss = model_.forward(params_.data<float>(), batch.view(documents_), static_cast<float>(dloss_scale));
     model_.backward(params_.data<float>(), grads_.data<float>());
     return loss;
   }
 
-  double evaluate(const BatchStorage& batch) override { return model_.evaluate(params_.data<float>(), batch.view()); }
+  double evaluate(const BatchStorage& batch) override { return model_.evaluate(params_.data<float>(), batch.view(documents_)); }
 
   StepResult step(double lr) override { return optimizer_->step(grads_.data<float>(), lr, params_.data<float>()); }
 
@@ -95,6 +96,7 @@ class CpuTrainBackend final : public TrainBackend {
   }
 
   ProcessGrid& grid_;
+  bool documents_;  // data.reset_attention_mask: doc_ids reach attention
   ProfiledOps<float>* profiled_ = nullptr;  // owned by model_, when profiling
   Decoder<float> model_;
   Buffer params_, grads_;  // the whole (TP-local) flat layout, padded for the DP shards

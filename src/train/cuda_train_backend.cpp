@@ -70,15 +70,17 @@ struct DeviceBatch {
     loss_mask = static_cast<float*>(ops.allocate(n * sizeof(float)));
   }
 
-  BatchView upload(Ops<bf16>& ops, const BatchStorage& b) {
+  // documents: data.reset_attention_mask. Without it no ids travel and attention gets nullptr,
+  // its plain causal path (BatchStorage::view).
+  BatchView upload(Ops<bf16>& ops, const BatchStorage& b, bool documents) {
     const size_t count = static_cast<size_t>(b.batch) * static_cast<size_t>(b.seq);
     if (count > n) throw std::logic_error("DeviceBatch: a batch larger than planned");
     ops.copy_from_host(tokens, b.tokens.data(), count * sizeof(int32_t));
     ops.copy_from_host(targets, b.targets.data(), count * sizeof(int32_t));
     ops.copy_from_host(position_ids, b.position_ids.data(), count * sizeof(int32_t));
-    ops.copy_from_host(doc_ids, b.doc_ids.data(), count * sizeof(int32_t));
+    if (documents) ops.copy_from_host(doc_ids, b.doc_ids.data(), count * sizeof(int32_t));
     ops.copy_from_host(loss_mask, b.loss_mask.data(), count * sizeof(float));
-    return {b.batch, b.seq, tokens, targets, loss_mask, position_ids, doc_ids};
+    return {b.batch, b.seq, tokens, targets, loss_mask, position_ids, documents ? doc_ids : nullptr};
   }
 };
 
@@ -90,7 +92,8 @@ std::string device_name(int device) {
 
 class CudaTrainBackend final : public TrainBackend {
  public:
-  CudaTrainBackend(const Config& c, ProcessGrid& g) : grid_(g), device_(select_device(g)) {
+  CudaTrainBackend(const Config& c, ProcessGrid& g)
+      : grid_(g), documents_(c.data.reset_attention_mask), device_(select_device(g)) {
     auto ops = std::make_unique<CudaOps>();
     ops_ = ops.get();
 #if KILN_WITH_NCCL
@@ -159,14 +162,14 @@ class CudaTrainBackend final : public TrainBackend {
   void zero_grads() override { ops_->fill(grads_, 0.0f, padded_); }
 
   double forward_backward(const BatchStorage& batch, double dloss_scale) override {
-    const BatchView view = batch_->upload(*ops_, batch);
+    const BatchView view = batch_->upload(*ops_, batch, documents_);
     const double loss = model_->forward(params_, view, static_cast<float>(dloss_scale));
     model_->backward(params_, grads_);
     return loss;
   }
 
   double evaluate(const BatchStorage& batch) override {
-    const BatchView view = batch_->upload(*ops_, batch);
+    const BatchView view = batch_->upload(*ops_, batch, documents_);
     return model_->evaluate(params_, view);
   }
 
@@ -262,6 +265,7 @@ class CudaTrainBackend final : public TrainBackend {
   }
 
   ProcessGrid& grid_;
+  bool documents_;  // data.reset_attention_mask: doc_ids reach attention
   int device_;
   CudaOps* ops_ = nullptr;  // owned by model_
   ProfiledOps<bf16>* profiled_ = nullptr;  // owned by model_, when KILN_PROFILE_OPS

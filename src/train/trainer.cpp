@@ -253,8 +253,10 @@ TrainSummary Trainer::run(const RunOptions& options) {
     return summary;
   }
   s.prefetcher.emplace(*s.data.train, slicing, static_cast<int>(c.model.seq_length), summary.first_step);
-  std::optional<StopSignal> stop;
-  if (!options.checkpoint_dir.empty() && c.checkpoint.save_on_signal) stop.emplace();
+  // SIGTERM/SIGUSR1 always stop the run at a step boundary, so that what ends the run (the op
+  // profile, the summary) is still written; the checkpoint is saved only with save_on_signal.
+  StopSignal stop;
+  const bool save_on_stop = !options.checkpoint_dir.empty() && c.checkpoint.save_on_signal;
   const std::vector<ParamGroupSummary> groups = summarize_param_groups(s.backend->registry(), c.optimizer);
   for (const auto& line : format_param_groups(groups)) spdlog::info("{}", line);
   // MFU: the planner's training FLOPs per token (PaLM: 6N + 12·L·d·T) × tokens/s over the peak of
@@ -342,19 +344,25 @@ TrainSummary Trainer::run(const RunOptions& options) {
       }
       window_start = clock::now();  // evaluation time is not training throughput
     }
+    // Every rank must agree to stop at the same step: a signal may reach them at different times.
+    const bool stopping = any_rank(*s.grid.world, stop.requested());
     if (!options.checkpoint_dir.empty()) {
-      // Every rank must agree to stop at the same step: a signal may reach them at different times.
-      const bool stopping = stop && any_rank(*s.grid.world, stop->requested());
-      if (last || stopping || (c.checkpoint.interval > 0 && done % c.checkpoint.interval == 0)) {
+      const bool due = (last && c.checkpoint.save_final) || (stopping && save_on_stop) ||
+                       (c.checkpoint.interval > 0 && done % c.checkpoint.interval == 0);
+      if (due) {
         summary.last_checkpoint = s.save(options.checkpoint_dir, done, slicing);
         window_start = clock::now();
       }
-      if (stopping && !last) {
+    }
+    if (stopping && !last) {
+      if (save_on_stop)
         spdlog::warn("step {}: stop requested (signal {}); checkpoint saved, stopping — run the same command to "
-                     "resume", done, stop->signal_number());
-        summary.stopped_by_signal = true;
-        break;
-      }
+                     "resume", done, stop.signal_number());
+      else
+        spdlog::warn("step {}: stop requested (signal {}); stopping without a checkpoint "
+                     "(checkpoint.save_on_signal is false)", done, stop.signal_number());
+      summary.stopped_by_signal = true;
+      break;
     }
   }
   const double total = std::chrono::duration<double>(clock::now() - run_start).count();

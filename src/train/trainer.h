@@ -78,10 +78,11 @@ class Trainer {
   Trainer& operator=(const Trainer&) = delete;
 
   // Trains train.steps steps. `metrics_file` empty: no metrics file (tests).
-  // Only world rank 0 writes the metrics file. With a checkpoint directory the run saves every
-  // checkpoint.interval steps, at the end, and (checkpoint.save_on_signal) when SIGTERM or SIGUSR1
-  // arrives, then stops; with resume_from it first restores that checkpoint and continues from
-  // its step, bit-identically to the run that wrote it (CPU backend).
+  // Only world rank 0 writes the metrics file. SIGTERM or SIGUSR1 stops the run at the next step
+  // boundary (every rank at the same one). With a checkpoint directory the run saves every
+  // checkpoint.interval steps, at the end (checkpoint.save_final) and on that stop
+  // (checkpoint.save_on_signal); with resume_from it first restores that checkpoint and continues
+  // from its step, bit-identically to the run that wrote it (CPU backend).
   TrainSummary run(const RunOptions& options);
   TrainSummary run(const std::filesystem::path& metrics_file = {}) { return run(RunOptions{metrics_file}); }
 

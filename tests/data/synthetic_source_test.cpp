@@ -281,5 +281,17 @@ TEST(SyntheticSource, OptionsFromConfig) {
   EXPECT_NE(SyntheticSource(o, Split::train).describe().find("seed 1234"), std::string::npos);
 }
 
+// Without document structure (reset_attention_mask off) the view hands attention no ids, so it
+// takes its plain causal path; with it the ids are the storage's.
+TEST(SyntheticSource, ViewCarriesDocumentIdsOnlyWithDocuments) {
+  SyntheticSource src(small(), Split::train);
+  BatchStorage b(2, 48);
+  src.fill(b, 0);
+  EXPECT_EQ(b.view(false).doc_ids, nullptr);
+  EXPECT_EQ(b.view(true).doc_ids, b.doc_ids.data());
+  EXPECT_EQ(b.view(false).tokens, b.tokens.data());
+  EXPECT_EQ(b.view(false).position_ids, b.position_ids.data());
+}
+
 }  // namespace
 }  // namespace kiln

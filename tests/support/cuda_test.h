@@ -131,12 +131,14 @@ inline std::vector<float> slice(const std::vector<float>& v, size_t off, size_t 
                             v.begin() + static_cast<std::ptrdiff_t>(off + n));
 }
 
-// max |a − b| / max(|b|, floor) over the elements; NaN in a (an unwritten, poisoned element) gives
-// +inf, so the comparison fails and says so.
+// max |a − b| / max(|b|, floor) over the elements. Anything that is not a finite number on either
+// side gives +inf, so the comparison fails and says so: NaN in a (an unwritten, poisoned element),
+// and NaN or ±inf in the reference b too (a broken reference must not pass as agreement; a NaN
+// difference would otherwise compare false against the running maximum and vanish).
 inline double max_rel_error(const std::vector<float>& a, const std::vector<float>& b, double floor = 1e-2) {
   double worst = 0;
   for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
-    if (a[i] != a[i]) return INFINITY;
+    if (!std::isfinite(a[i]) || !std::isfinite(b[i])) return INFINITY;
     const double d = std::abs(static_cast<double>(a[i]) - b[i]) / std::max(std::abs(static_cast<double>(b[i])), floor);
     if (d > worst) worst = d;
   }

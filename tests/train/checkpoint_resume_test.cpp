@@ -1,6 +1,7 @@
 // Checkpoints from the trainer's side: a resumed run is bit-identical to the uninterrupted one on
 // the CPU backend; a changed schedule takes effect after resume; a checkpoint from other data is
-// refused; SIGTERM saves and stops, and the same command then finishes the run.
+// refused; SIGTERM saves and stops, and the same command then finishes the run; without
+// save_on_signal SIGTERM stops without saving; save_final: false skips the last save.
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -101,49 +102,64 @@ TEST(CheckpointResume, BranchStartsFromTheWeightsWithItsOwnScheduleAndData) {
   EXPECT_NE(c.final_loss, b.final_loss) << "the Adam moments change the updates";
 }
 
-// kiln train as a child process: SIGTERM after a few steps saves a checkpoint and stops; the same
-// command resumes from it and ends with the uninterrupted run's final loss.
+// kiln train as a child process, its output discarded (the tests read the run directory).
+pid_t spawn(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    for (const auto& e : env) putenv(const_cast<char*>(e.c_str()));
+    const int devnull = ::open("/dev/null", 1);
+    dup2(devnull, 1), dup2(devnull, 2);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+std::string last_line(const std::filesystem::path& f) {
+  std::ifstream in(f);
+  std::string line, last;
+  while (std::getline(in, line)) if (!line.empty()) last = line;
+  return last;
+}
+
+int wait_exit(pid_t pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// Waits until the run's metrics file has logged step `step`; false after 30 s.
+bool wait_for_step(const std::filesystem::path& metrics, int step) {
+  const std::string want = "\"step\":" + std::to_string(step) + ",";
+  for (int i = 0; i < 600; ++i) {
+    if (last_line(metrics).find(want) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+std::vector<std::string> kiln_train_args(const std::string& out, const std::string& name) {
+  return {KILN_BINARY, "train", std::string(KILN_SOURCE_DIR) + "/configs/tiny-synthetic.yml",
+          "--set", "train.steps=40", "--set", "train.eval_interval=0",
+          "--set", "schedule.warmup_steps=5", "--set", "schedule.cooldown_steps=10",
+          "--set", "checkpoint.interval=0", "--set", "logging.interval=1",
+          "--set", "train.output_dir=" + out, "--set", "train.name=" + name};
+}
+
+// SIGTERM after a few steps saves a checkpoint and stops; the same command resumes from it and
+// ends with the uninterrupted run's final loss.
 TEST(CheckpointResume, SigtermSavesAndTheSameCommandFinishesTheRun) {
   testing::TempDir dir;
   const std::string out = (dir.path() / "runs").string();
-  auto args_for = [&](const std::string& name) {
-    return std::vector<std::string>{KILN_BINARY, "train", std::string(KILN_SOURCE_DIR) + "/configs/tiny-synthetic.yml",
-                                    "--set", "train.steps=40", "--set", "train.eval_interval=0",
-                                    "--set", "schedule.warmup_steps=5", "--set", "schedule.cooldown_steps=10",
-                                    "--set", "checkpoint.interval=0", "--set", "logging.interval=1",
-                                    "--set", "train.output_dir=" + out, "--set", "train.name=" + name};
-  };
-  auto spawn = [](const std::vector<std::string>& args) {
-    const pid_t pid = fork();
-    if (pid == 0) {
-      std::vector<char*> argv;
-      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-      argv.push_back(nullptr);
-      const int devnull = ::open("/dev/null", 1);
-      dup2(devnull, 1), dup2(devnull, 2);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    return pid;
-  };
-  auto last_line = [](const std::filesystem::path& f) {
-    std::ifstream in(f);
-    std::string line, last;
-    while (std::getline(in, line)) if (!line.empty()) last = line;
-    return last;
-  };
-  auto wait_exit = [](pid_t pid) {
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  };
+  auto args_for = [&](const std::string& name) { return kiln_train_args(out, name); };
 
   ASSERT_EQ(wait_exit(spawn(args_for("straight"))), 0);
   const pid_t pid = spawn(args_for("interrupted"));
   const auto metrics = std::filesystem::path(out) / "interrupted" / "metrics.jsonl";
-  for (int i = 0; i < 600 && last_line(metrics).find("\"step\":3,") == std::string::npos; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  ASSERT_NE(last_line(metrics).find("\"step\":"), std::string::npos) << "the run never logged a step";
+  ASSERT_TRUE(wait_for_step(metrics, 3)) << "the run never logged step 3";
   kill(pid, SIGTERM);
   EXPECT_EQ(wait_exit(pid), 0) << "a stop after saving is not a failure";
   const auto ckpts = std::filesystem::path(out) / "interrupted" / "checkpoints";
@@ -160,6 +176,37 @@ TEST(CheckpointResume, SigtermSavesAndTheSameCommandFinishesTheRun) {
     return at == std::string::npos ? std::string("missing") : found.substr(at, found.find(',', at) - at);
   };
   EXPECT_EQ(loss_at_40("interrupted"), loss_at_40("straight"));
+}
+
+// Without save_on_signal, SIGTERM still stops the run at a step boundary, with exit 0 and without
+// a checkpoint, and what the end of a run writes is written: here the op profile (a benchmark's
+// reason to stop a run early).
+TEST(CheckpointResume, SigtermWithoutSaveOnSignalStopsCleanlyAndWritesTheOpProfile) {
+  testing::TempDir dir;
+  const std::string out = (dir.path() / "runs").string();
+  std::vector<std::string> args = kiln_train_args(out, "bench");
+  args.insert(args.end(), {"--set", "checkpoint.save_on_signal=false", "--set", "train.steps=100000"});
+  const pid_t pid = spawn(args, {"KILN_PROFILE_OPS=1"});
+  const auto run = std::filesystem::path(out) / "bench";
+  ASSERT_TRUE(wait_for_step(run / "metrics.jsonl", 3)) << "the run never logged step 3";
+  kill(pid, SIGTERM);
+  EXPECT_EQ(wait_exit(pid), 0) << "a requested stop is not a failure";
+  EXPECT_FALSE(std::filesystem::exists(run / "checkpoints" / "latest")) << "save_on_signal is false";
+  ASSERT_TRUE(std::filesystem::exists(run / "op_profile.txt")) << "the op profile is written on a stop too";
+  EXPECT_NE(last_line(run / "op_profile.txt").find("all ops"), std::string::npos) << last_line(run / "op_profile.txt");
+}
+
+// checkpoint.save_final: false keeps the interval's checkpoints and skips the one at the end.
+TEST(CheckpointResume, SaveFinalFalseKeepsIntervalCheckpointsOnly) {
+  testing::TempDir dir;
+  const Result r = run(tiny({{"checkpoint.save_final", "false"}}), dir.path() / "ckpt");
+  EXPECT_EQ(r.summary.steps, 12);
+  EXPECT_TRUE(std::filesystem::exists(dir.path() / "ckpt" / "step-00000005"));
+  EXPECT_TRUE(std::filesystem::exists(dir.path() / "ckpt" / "step-00000010"));
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "ckpt" / "step-00000012")) << "no checkpoint at the end";
+  testing::TempDir none;
+  run(tiny({{"checkpoint.save_final", "false"}, {"checkpoint.interval", "0"}}), none.path() / "ckpt");
+  EXPECT_FALSE(std::filesystem::exists(none.path() / "ckpt" / "latest"));
 }
 
 }  // namespace

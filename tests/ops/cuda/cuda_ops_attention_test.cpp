@@ -86,11 +86,12 @@ std::vector<float> head(const std::vector<float>& v, size_t n) { return std::vec
 // order) leave differences of fp32 rounding size.
 constexpr double kTiny = 1e-4;
 
-// ‖got − want‖₂ / max(‖want‖₂, kTiny·√n); +inf when got holds a NaN (an element never written).
+// ‖got − want‖₂ / max(‖want‖₂, kTiny·√n); +inf when got holds a NaN (an element never written) or
+// the reference holds anything not finite (a broken oracle must fail, not pass).
 double rel_l2(const std::vector<float>& got, const std::vector<float>& want) {
   double num = 0, den = 0;
   for (size_t i = 0; i < want.size(); ++i) {
-    if (std::isnan(got[i])) return INFINITY;
+    if (std::isnan(got[i]) || !std::isfinite(want[i])) return INFINITY;
     const double d = static_cast<double>(got[i]) - want[i];
     num += d * d;
     den += static_cast<double>(want[i]) * want[i];
@@ -98,11 +99,11 @@ double rel_l2(const std::vector<float>& got, const std::vector<float>& want) {
   return std::sqrt(num) / std::max(std::sqrt(den), kTiny * std::sqrt(static_cast<double>(want.size())));
 }
 
-// max |got − want| / max(max |want|, kTiny); +inf for NaN.
+// max |got − want| / max(max |want|, kTiny); +inf for a NaN, or a reference that is not finite.
 double rel_max(const std::vector<float>& got, const std::vector<float>& want) {
   double worst = 0, scale = 0;
   for (size_t i = 0; i < want.size(); ++i) {
-    if (std::isnan(got[i])) return INFINITY;
+    if (std::isnan(got[i]) || !std::isfinite(want[i])) return INFINITY;
     worst = std::max(worst, std::abs(static_cast<double>(got[i]) - want[i]));
     scale = std::max(scale, std::abs(static_cast<double>(want[i])));
   }
@@ -215,7 +216,7 @@ TEST_P(CudaAttention, MatchesCpuReference) {
     size_t at = 0;
     for (size_t e = 0; e < n; ++e) {
       const double bound = 1.1 * std::ldexp(1.0, -8) + std::ldexp(1.0, -8) * std::abs(out_ref[e]);
-      const double err = std::isnan(out[e]) ? INFINITY : std::abs(out[e] - out_ref[e]) / bound;
+      const double err = std::isnan(out[e]) || !std::isfinite(out_ref[e]) ? INFINITY : std::abs(out[e] - out_ref[e]) / bound;
       if (err > worst) worst = err, at = e;
     }
     EXPECT_LE(worst, 1.0) << "out[" << at << "] = " << out[at] << ", reference " << out_ref[at];
@@ -227,7 +228,7 @@ TEST_P(CudaAttention, MatchesCpuReference) {
     double worst = 0;
     size_t at = 0;
     for (size_t e = 0; e < rows; ++e) {
-      const double err = std::isnan(lse_all[e]) ? INFINITY
+      const double err = std::isnan(lse_all[e]) || !std::isfinite(lse_ref[e]) ? INFINITY
                                                  : std::abs(lse_all[e] - lse_ref[e]) /
                                                        (std::ldexp(1.0, -8) + 1e-5 * std::abs(lse_ref[e]));
       if (err > worst) worst = err, at = e;

@@ -95,12 +95,12 @@ Reference reference(const Batch& b, float logit_scale, float dloss_scale) {
 }
 
 // max over elements of |gpu − ref| / |ref|, with ref = 0 requiring gpu = 0 exactly; +inf for a
-// NaN (an element the op did not write).
+// NaN (an element the op did not write) or a reference that is not finite.
 double grad_error(const std::vector<float>& gpu, const std::vector<double>& ref) {
   if (gpu.size() != ref.size()) return std::numeric_limits<double>::infinity();
   double worst = 0;
   for (size_t i = 0; i < gpu.size(); ++i) {
-    if (std::isnan(gpu[i])) return std::numeric_limits<double>::infinity();
+    if (std::isnan(gpu[i]) || !std::isfinite(ref[i])) return std::numeric_limits<double>::infinity();
     const double diff = std::abs(gpu[i] - ref[i]);
     if (ref[i] == 0) {
       if (diff != 0) return std::numeric_limits<double>::infinity();

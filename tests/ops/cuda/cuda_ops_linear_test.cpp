@@ -44,7 +44,8 @@ std::vector<double> to_double(const std::vector<float>& v) { return {v.begin(), 
 // stream does not wait for: make sure the inputs have landed before the ops read them.
 void wait_for_uploads() { test::cuda_ok(cudaDeviceSynchronize(), "cudaDeviceSynchronize"); }
 
-// max |gpu − ref| / max(|ref|, rms(ref)); +inf for a NaN (an element the op did not write).
+// max |gpu − ref| / max(|ref|, rms(ref)); +inf for a NaN (an element the op did not write) or a
+// reference that is not finite.
 double scaled_error(const std::vector<float>& gpu, const std::vector<double>& ref) {
   if (gpu.size() != ref.size()) return std::numeric_limits<double>::infinity();
   double sq = 0;
@@ -52,7 +53,7 @@ double scaled_error(const std::vector<float>& gpu, const std::vector<double>& re
   const double rms = ref.empty() ? 0.0 : std::sqrt(sq / static_cast<double>(ref.size()));
   double worst = 0;
   for (size_t i = 0; i < gpu.size(); ++i) {
-    if (std::isnan(gpu[i])) return std::numeric_limits<double>::infinity();
+    if (std::isnan(gpu[i]) || !std::isfinite(ref[i])) return std::numeric_limits<double>::infinity();
     const double scale = std::max({std::abs(ref[i]), rms, 1e-30});
     worst = std::max(worst, std::abs(gpu[i] - ref[i]) / scale);
   }
