@@ -1,27 +1,30 @@
 #!/usr/bin/env bash
-# One GPU, kiln vs PyTorch on the Stable LM 2 1.6B architecture (issue 8), one after the other on
-# the same GPU, then a Markdown summary (docs/performance.md, "One GPU: kiln vs PyTorch").
+# One GPU, kiln vs PyTorch on the Stable LM 2 1.6B architecture, one after the other on the same
+# GPU, then a Markdown summary (docs/performance.md, "One GPU: kiln vs PyTorch").
+# launch/gpu/device-check.sh runs it part by part, each part under its own time budget.
 #
-#   bash bench/side_by_side/run.sh                 # after launch/gpu/build-and-test.sh built build-gpu/
+#   bash bench/side_by_side/run.sh                      # KILN=.gpu/bin/kiln (launch/gpu/pack.sh)
 #   SMOKE=1 KILN=build/kiln bash bench/side_by_side/run.sh    # CPU plumbing test, tiny shape on both sides
 #
-# Steps:
-#   1. kiln train configs/stablelm-2-1_6b.yml on cuda, synthetic data, WARMUP + STEPS steps, one
-#      micro batch per step, no evaluation, KILN_PEAK_FLOPS set so metrics.jsonl carries mfu.
-#      kiln has no switch that turns the final checkpoint (23 GB for this model) off, so by
-#      default the script stops kiln with SIGTERM (checkpoint.save_on_signal=false: no save)
-#      once the last step's metrics record is written; KILN_FINISH=1 lets it finish instead and
-#      deletes the checkpoint afterwards.
-#   2. pytorch_train.py: Hugging Face StableLmForCausalLM of the same shape, sdpa attention,
-#      torch.compile, fused AdamW, bf16 autocast over fp32 weights; WARMUP untimed + STEPS timed.
-#   3. gemm_ceiling.py (CEILING=1, the default): GEMM TFLOP/s at the model's shapes and copy GB/s.
-#   4. summarize.py: summary.md / summary.json.
-# nvidia-smi's memory.used is sampled every 200 ms during steps 1 and 2 when nvidia-smi exists.
+# Parts (PARTS, default all four, in this order):
+#   kiln     kiln train configs/stablelm-2-1_6b.yml on cuda, synthetic data, WARMUP + STEPS steps,
+#            one micro batch per step, no evaluation, no checkpoint (checkpoint.save_final=false),
+#            KILN_PEAK_FLOPS set so metrics.jsonl carries mfu; KILN_PROFILE_OPS passes through (the
+#            per-op table lands in the run folder, op_profile.txt). Also `kiln plan --json` of the
+#            same config (plan.json: the memory the planner expects) and the launch time
+#            (kiln_launch_time, for the start-up time).
+#   pytorch  pytorch_train.py: Hugging Face StableLmForCausalLM of the same shape, sdpa attention,
+#            torch.compile, fused AdamW, bf16 autocast over fp32 weights; WARMUP untimed + STEPS timed.
+#            Skipped, saying so, where python has no torch.
+#   ceiling  gemm_ceiling.py: GEMM TFLOP/s at the model's shapes and copy GB/s (torch too).
+#   summary  summarize.py: summary.md / summary.json from whatever the other parts left.
+# nvidia-smi's memory.used is sampled every 200 ms during kiln and PyTorch when nvidia-smi exists.
 #
-# Environment (defaults): OUT (runs/side-by-side), KILN (build-gpu/kiln), PYTHON (python3),
+# Environment (defaults): OUT (runs/side-by-side), KILN (.gpu/bin/kiln), PYTHON (python3),
 # STEPS (40, timed), WARMUP (10, untimed; a multiple of LOG_INTERVAL), LOG_INTERVAL (5),
-# MICRO_BATCH (2), PEAK_TFLOPS (989: H100 SXM dense bf16), COMPILE (1), CEILING (1),
-# KILN_FINISH (0), SKIP_KILN (0), SKIP_PYTORCH (0), SMOKE (0).
+# MICRO_BATCH (2), PEAK_TFLOPS (989: H100/H200 SXM dense bf16), COMPILE (1), PARTS, SMOKE (0);
+# KILN_TIMEOUT, PYTORCH_TIMEOUT, CEILING_TIMEOUT: seconds each part may take (default: no limit),
+# after which it is stopped (SIGTERM, then SIGKILL 10 s later) and the summary says so.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 here="$root/bench/side_by_side"
@@ -30,7 +33,7 @@ cd "$root" || exit 2
 out="${OUT:-runs/side-by-side}"
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
-kiln="${KILN:-build-gpu/kiln}"
+kiln="${KILN:-.gpu/bin/kiln}"
 py="${PYTHON:-python3}"
 steps="${STEPS:-40}"
 warmup="${WARMUP:-10}"
@@ -39,6 +42,8 @@ mb="${MICRO_BATCH:-2}"
 peak="${PEAK_TFLOPS:-989}"
 total=$((warmup + steps))
 smoke="${SMOKE:-0}"
+parts=" ${PARTS:-kiln pytorch ceiling summary} "
+wants() { [[ "$parts" == *" $1 "* ]]; }
 
 if (( warmup % interval != 0 || steps % interval != 0 )); then
   echo "run.sh: WARMUP ($warmup) and STEPS ($steps) must be multiples of LOG_INTERVAL ($interval)," \
@@ -62,19 +67,18 @@ fi
 
 run_dir_parent="$out/kiln-run"
 metrics="$run_dir_parent/kiln/metrics.jsonl"
-ckpt_dir="$(mktemp -d /tmp/kiln-side-by-side-ckpt.XXXXXX)"
-kiln_cmd=(env "KILN_PEAK_FLOPS=${peak}e12" "$kiln" train configs/stablelm-2-1_6b.yml
-  --set "train.device=$device"
+# The model and batch as trained; `kiln plan` gets the same, so its memory is this run's.
+model_sets=(--set "train.device=$device"
   --set data.format=synthetic --set data.tokenizer=
   --set data.reset_attention_mask=false --set data.reset_position_ids=false
-  --set train.recompute=none
-  --set "train.steps=$total" --set "batch.micro_batch=$mb" --set batch.grad_accum=1
-  --set train.eval_interval=0
-  --set checkpoint.interval=0 --set checkpoint.save_on_signal=false --set checkpoint.resume=none
-  --set "checkpoint.dir=$ckpt_dir"
-  --set "logging.interval=$interval"
-  --set "train.output_dir=$run_dir_parent" --set train.name=kiln
+  --set train.recompute=none --set "batch.micro_batch=$mb" --set batch.grad_accum=1
   "${kiln_shape[@]}")
+kiln_cmd=(env "KILN_PEAK_FLOPS=${peak}e12" "$kiln" train configs/stablelm-2-1_6b.yml "${model_sets[@]}"
+  --set "train.steps=$total" --set train.eval_interval=0
+  --set checkpoint.interval=0 --set checkpoint.save_final=false --set checkpoint.resume=none
+  --set "logging.interval=$interval"
+  --set "train.output_dir=$run_dir_parent" --set train.name=kiln)
+plan_cmd=("$kiln" plan configs/stablelm-2-1_6b.yml "${model_sets[@]}" --json)
 compile_flag=()
 [[ "${COMPILE:-1}" == 1 ]] || compile_flag=(--no-compile)
 pt_cmd=("$py" "$here/pytorch_train.py" --micro-batch "$mb" --steps "$steps" --warmup-steps "$warmup"
@@ -86,14 +90,14 @@ gemm_cmd=("$py" "$here/gemm_ceiling.py" --micro-batch "$mb" --peak-tflops "$peak
   echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(hostname), kiln $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet 2>/dev/null || echo '+dirty')"
   echo "${kiln_cmd[*]}"
   echo "${pt_cmd[*]}"
-  [[ "${CEILING:-1}" == 1 ]] && echo "${gemm_cmd[*]}"
+  echo "${gemm_cmd[*]}"
 } > "$out/commands.txt"
-cat "$out/commands.txt"
-# No stale results from an earlier run in the summary.
-[[ "${SKIP_PYTORCH:-0}" == 1 ]] || rm -f "$out/pytorch.json" "$out/nvidia-smi-pytorch.csv"
-[[ "${CEILING:-1}" != 1 ]] || rm -f "$out/gemm_ceiling.json"
-rm -f "$out/summary.md" "$out/summary.json"
 
+# Runs "$@" under the part's time budget $1 (seconds, empty: none); 124 when it was cut.
+budgeted() {
+  local budget="$1"; shift
+  if [[ -n "$budget" ]]; then timeout --kill-after=10 "$budget" "$@"; else "$@"; fi
+}
 smi_pid=""
 smi_start() {  # sample memory.used (MiB) every 200 ms into $1
   if [[ "$device" == cuda ]] && command -v nvidia-smi >/dev/null; then
@@ -104,63 +108,75 @@ smi_start() {  # sample memory.used (MiB) every 200 ms into $1
 smi_stop() {
   if [[ -n "$smi_pid" ]]; then kill "$smi_pid" 2>/dev/null; wait "$smi_pid" 2>/dev/null; smi_pid=""; fi
 }
-if [[ "$device" == cuda ]] && command -v nvidia-smi >/dev/null; then
-  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem,power.limit \
-    --format=csv > "$out/gpu.csv" 2>&1 || true
-  cat "$out/gpu.csv"
-fi
+has_torch() { "$py" -c "import torch" >/dev/null 2>&1; }
+rc_all=0
 
-kiln_rc=skipped
-if [[ "${SKIP_KILN:-0}" != 1 ]]; then
+if wants kiln; then
   if [[ ! -x "$kiln" ]]; then
-    echo "run.sh: $kiln is not an executable; build it (bash launch/gpu/build-and-test.sh) or set KILN" >&2
+    echo "run.sh: $kiln is not an executable; make the kit (bash launch/gpu/pack.sh) or set KILN" >&2
     exit 2
   fi
+  if [[ "$device" == cuda ]] && command -v nvidia-smi >/dev/null; then
+    nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem,power.limit \
+      --format=csv > "$out/gpu.csv" 2>&1 || true
+    cat "$out/gpu.csv"
+  fi
+  "${plan_cmd[@]}" > "$out/plan.json" 2> "$out/plan.err" || { echo "kiln plan failed:"; cat "$out/plan.err"; }
   echo "=== kiln: $total steps ($warmup warm-up), micro batch $mb"
   rm -rf "$run_dir_parent"
   smi_start "$out/nvidia-smi-kiln.csv"
-  "${kiln_cmd[@]}" > "$out/kiln.log" 2>&1 &
-  kiln_pid=$!
-  stopped=0
-  while kill -0 "$kiln_pid" 2>/dev/null; do
-    # The last step's training record (it has tokens_per_s; the evaluation record after it has not).
-    if [[ "${KILN_FINISH:-0}" != 1 ]] && grep -q "\"step\":$total,.*\"tokens_per_s\"" "$metrics" 2>/dev/null; then
-      kill -TERM "$kiln_pid" 2>/dev/null && stopped=1
-      break
-    fi
-    sleep 0.5
-  done
-  wait "$kiln_pid"
+  date +%s.%N > "$out/kiln_launch_time"
+  budgeted "${KILN_TIMEOUT:-}" "${kiln_cmd[@]}" > "$out/kiln.log" 2>&1
   kiln_rc=$?
   smi_stop
-  (( stopped )) && { echo "(kiln stopped with SIGTERM after its last metrics record; no final checkpoint)"; kiln_rc="0 (stopped after the last record)"; }
-  grep -E "step +[0-9]+/|error|done:" "$out/kiln.log" | tail -n 12
+  grep -E "step +[0-9]+/|error|done:|GPU " "$out/kiln.log" | tail -n 12
+  (( kiln_rc == 124 )) && echo "kiln: stopped after ${KILN_TIMEOUT}s (KILN_TIMEOUT)"
   echo "kiln exit: $kiln_rc"
-fi
-rm -rf "$ckpt_dir"
-
-pt_rc=skipped
-if [[ "${SKIP_PYTORCH:-0}" != 1 ]]; then
-  echo "=== PyTorch: $warmup warm-up + $steps timed steps, micro batch $mb"
-  smi_start "$out/nvidia-smi-pytorch.csv"
-  "${pt_cmd[@]}" 2>&1 | tee "$out/pytorch.log"
-  pt_rc=${PIPESTATUS[0]}
-  smi_stop
-  echo "PyTorch exit: $pt_rc"
+  (( kiln_rc == 0 )) || rc_all=1
 fi
 
-if [[ "${CEILING:-1}" == 1 ]]; then
-  echo "=== ceilings"
-  "${gemm_cmd[@]}" 2>&1 | tee "$out/gemm_ceiling.log"
+if wants pytorch; then
+  rm -f "$out/pytorch.json" "$out/nvidia-smi-pytorch.csv"
+  if has_torch; then
+    echo "=== PyTorch: $warmup warm-up + $steps timed steps, micro batch $mb"
+    smi_start "$out/nvidia-smi-pytorch.csv"
+    budgeted "${PYTORCH_TIMEOUT:-}" "${pt_cmd[@]}" > "$out/pytorch.log" 2>&1
+    pt_rc=$?
+    smi_stop
+    tail -n 15 "$out/pytorch.log"
+    (( pt_rc == 124 )) && echo "PyTorch: stopped after ${PYTORCH_TIMEOUT}s (PYTORCH_TIMEOUT)"
+    echo "PyTorch exit: $pt_rc"
+    (( pt_rc == 0 )) || rc_all=1
+  else
+    echo "=== PyTorch: skipped, $py has no torch"
+  fi
 fi
 
-echo "=== summary"
-gemm_json=()
-[[ -f "$out/gemm_ceiling.json" ]] && gemm_json=(--gemm-json "$out/gemm_ceiling.json")
-"$py" "$here/summarize.py" --kiln-metrics "$metrics" --pytorch-json "$out/pytorch.json" \
-  --kiln-warmup-steps "$warmup" --peak-tflops "$peak" --commands "$out/commands.txt" \
-  --nvsmi-kiln "$out/nvidia-smi-kiln.csv" --nvsmi-pytorch "$out/nvidia-smi-pytorch.csv" \
-  "${gemm_json[@]}" --out-md "$out/summary.md" --out-json "$out/summary.json"
-rc=$?
-echo "kiln: $kiln_rc; PyTorch: $pt_rc; outputs in $out"
-exit $rc
+if wants ceiling; then
+  rm -f "$out/gemm_ceiling.json"
+  if has_torch; then
+    echo "=== ceilings"
+    budgeted "${CEILING_TIMEOUT:-}" "${gemm_cmd[@]}" > "$out/gemm_ceiling.log" 2>&1
+    g_rc=$?
+    cat "$out/gemm_ceiling.log"
+    (( g_rc == 124 )) && echo "ceilings: stopped after ${CEILING_TIMEOUT}s (CEILING_TIMEOUT)"
+    (( g_rc == 0 )) || rc_all=1
+  else
+    echo "=== ceilings: skipped, $py has no torch"
+  fi
+fi
+
+if wants summary; then
+  echo "=== summary"
+  extra=()
+  [[ -f "$out/gemm_ceiling.json" ]] && extra+=(--gemm-json "$out/gemm_ceiling.json")
+  [[ -f "$out/plan.json" ]] && extra+=(--plan-json "$out/plan.json")
+  [[ -f "$out/kiln_launch_time" ]] && extra+=(--kiln-launch-time "$out/kiln_launch_time")
+  "$py" "$here/summarize.py" --kiln-metrics "$metrics" --pytorch-json "$out/pytorch.json" \
+    --kiln-warmup-steps "$warmup" --peak-tflops "$peak" --commands "$out/commands.txt" \
+    --nvsmi-kiln "$out/nvidia-smi-kiln.csv" --nvsmi-pytorch "$out/nvidia-smi-pytorch.csv" \
+    "${extra[@]}" --out-md "$out/summary.md" --out-json "$out/summary.json"
+  (( $? == 0 )) || rc_all=1
+fi
+echo "outputs in $out"
+exit $rc_all

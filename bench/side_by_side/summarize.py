@@ -36,7 +36,7 @@ def read_jsonl(path):
     return out
 
 
-def kiln_summary(path, warmup_steps):
+def kiln_summary(path, warmup_steps, launch_time_path=None):
     recs = [r for r in read_jsonl(path) if "tokens_per_s" in r and "tokens" in r]
     if not recs:
         raise ValueError(f"{path}: no training records (with tokens and tokens_per_s)")
@@ -83,8 +83,23 @@ def kiln_summary(path, warmup_steps):
         "kiln_reported_mfu_causal": mfu_causal_weighted / kept_seconds if has_mfu_causal else None,
         "device_memory_bytes_max": max(dev) if dev else None,
         "peak_rss_bytes": max((r.get("peak_rss_bytes") or 0) for r in recs) or None,
+        "loss_first": recs[0].get("loss"),
         "loss_last": recs[-1].get("loss"),
+        "startup_s": startup_seconds(recs, launch_time_path),
     }
+
+
+def startup_seconds(recs, launch_time_path):
+    """Seconds from launching kiln to its first step starting: the first record's wall-clock stamp
+    minus the launch time (run.sh's kiln_launch_time) minus the steps that record covers."""
+    if not launch_time_path or not os.path.exists(launch_time_path) or not recs:
+        return None
+    with open(launch_time_path) as fh:
+        launched = float(fh.read().strip())
+    first = recs[0]
+    if "time" not in first or not first.get("tokens_per_s"):
+        return None
+    return first["time"] - launched - first["tokens"] / first["tokens_per_s"]
 
 
 def nvsmi_peak_bytes(path):
@@ -118,6 +133,8 @@ def main(argv=None):
     p.add_argument("--nvsmi-kiln", default=None, help="nvidia-smi memory.used log during the kiln run")
     p.add_argument("--nvsmi-pytorch", default=None, help="nvidia-smi memory.used log during the PyTorch run")
     p.add_argument("--commands", default=None, help="a text file with the exact commands, copied into the report")
+    p.add_argument("--plan-json", default=None, help="`kiln plan --json` of the trained config: the planned memory")
+    p.add_argument("--kiln-launch-time", default=None, help="a file holding the Unix time kiln was launched at")
     p.add_argument("--peak-tflops", type=float, default=None, help="default: the PyTorch JSON's")
     p.add_argument("--target-mfu", type=float, default=0.55, help="issue 8's goal, MFU counting causal-halved attention FLOPs")
     p.add_argument("--out-md", default=None, help="default: $OUT/summary.md when OUT is set, else ./summary.md")
@@ -126,16 +143,25 @@ def main(argv=None):
 
     problems = []
     pt = None
-    try:
-        with open(a.pytorch_json) as fh:
-            pt = json.load(fh)
-    except (OSError, json.JSONDecodeError) as e:
-        problems.append(f"PyTorch result unreadable ({a.pytorch_json}: {e}); did pytorch_train.py fail? see its log")
+    if not os.path.exists(a.pytorch_json):
+        print(f"summarize: no PyTorch result ({a.pytorch_json}): PyTorch was not run", file=sys.stderr)
+    else:
+        try:
+            with open(a.pytorch_json) as fh:
+                pt = json.load(fh)
+        except (OSError, json.JSONDecodeError) as e:
+            problems.append(f"PyTorch result unreadable ({a.pytorch_json}: {e}); did pytorch_train.py fail? see its log")
     kl = None
     try:
-        kl = kiln_summary(a.kiln_metrics, a.kiln_warmup_steps)
+        kl = kiln_summary(a.kiln_metrics, a.kiln_warmup_steps, a.kiln_launch_time)
     except (OSError, ValueError, KeyError) as e:
         problems.append(f"kiln result unreadable ({e}); see kiln's log")
+    if kl and a.plan_json and os.path.exists(a.plan_json):
+        try:
+            with open(a.plan_json) as fh:
+                kl["plan_memory_bytes"] = json.load(fh)["per_rank"]["memory_bytes"]["total"]
+        except (OSError, json.JSONDecodeError, KeyError) as e:
+            problems.append(f"kiln plan's JSON unreadable ({a.plan_json}: {e})")
 
     peak_tflops = a.peak_tflops or (pt or {}).get("peak_tflops") or 989.0
     peak = peak_tflops * 1e12
@@ -208,6 +234,13 @@ def main(argv=None):
                      + "Memory: cudaMemGetInfo total − free at the log records (bf16 params and grads, fp32 "
                        "masters and Adam moments, activations, CUDA context).")
         lines.append("")
+        extras = []
+        if kl.get("plan_memory_bytes"):
+            extras.append(f"`kiln plan` expects {fmt_gib(kl['plan_memory_bytes'])} per GPU for this config")
+        if kl.get("startup_s") is not None:
+            extras.append(f"start-up (launch to the first step) {kl['startup_s']:.1f} s")
+        if extras:
+            lines += ["kiln: " + "; ".join(extras) + ".", ""]
         mfu = kl["mfu_causal_halved"]
         lines.append(f"Issue 8's goal, {100 * a.target_mfu:.0f}% MFU (causal-halved attention FLOPs): "
                      f"{'met' if mfu >= a.target_mfu else 'not met'} ({fmt_pct(mfu)}). "

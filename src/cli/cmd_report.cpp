@@ -2,8 +2,9 @@
 // Python (tools/report/kiln_report.py, matplotlib); this command checks the run directories, finds
 // the script and runs it with python3, passing its exit code on.
 //
-// The script: $KILN_REPORT_SCRIPT if set, else <source tree>/tools/report/kiln_report.py
-// (KILN_SOURCE_DIR, set by CMake), else <executable dir>/../tools/report/kiln_report.py.
+// The script: $KILN_REPORT_SCRIPT if set, else tools/report/kiln_report.py in the nearest of the
+// executable's folder and its three parents that has one (build/kiln finds the source tree it sits
+// in). No path of the build machine is compiled in, so a carried binary behaves the same.
 // The interpreter: $KILN_PYTHON if set, else python3 from PATH.
 #include <fmt/core.h>
 #include <sys/types.h>
@@ -39,12 +40,12 @@ std::optional<fs::path> find_script() {
   if (const char* env = std::getenv("KILN_REPORT_SCRIPT"); env && *env) return fs::path(env);
   const fs::path rel = fs::path("tools") / "report" / "kiln_report.py";
   std::error_code ec;
-#ifdef KILN_SOURCE_DIR
-  if (const fs::path p = fs::path(KILN_SOURCE_DIR) / rel; fs::is_regular_file(p, ec)) return p;
-#endif
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    if (const fs::path p = exe.parent_path().parent_path() / rel; fs::is_regular_file(p, ec)) return p;
+  if (ec) return std::nullopt;
+  fs::path dir = exe.parent_path();
+  for (int up = 0; up < 4 && !dir.empty(); ++up, dir = dir.parent_path()) {
+    if (const fs::path p = dir / rel; fs::is_regular_file(p, ec)) return p;
+    if (dir == dir.root_path()) break;
   }
   return std::nullopt;
 }

@@ -17,12 +17,13 @@
 #include "model/init.h"
 #include "ops/cuda_ops.h"
 #include "support/cuda_test.h"
+#include "support/source_dir.h"
 
 namespace kiln {
 namespace {
 
 ModelConfig model_of(std::vector<Override> overrides) {
-  return load_config(std::string(KILN_SOURCE_DIR) + "/configs/tiny-synthetic.yml", overrides).config.model;
+  return load_config(test::source_dir() + "/configs/tiny-synthetic.yml", overrides).config.model;
 }
 
 // ‖a − b‖ / ‖b‖ over one tensor.

@@ -14,6 +14,7 @@
 
 #include "config/loader.h"
 #include "support/cuda_test.h"
+#include "support/source_dir.h"
 #include "support/temp_dir.h"
 #include "train/trainer.h"
 
@@ -27,7 +28,7 @@ Config tiny(std::vector<Override> overrides, const char* device) {
                                        {"schedule.cooldown_steps", "4"},
                                        {"train.precision", "bf16"},
                                        {"train.device", device}});
-  return load_config(std::string(KILN_SOURCE_DIR) + "/configs/tiny-synthetic.yml", overrides).config;
+  return load_config(test::source_dir() + "/configs/tiny-synthetic.yml", overrides).config;
 }
 
 struct Variant {
