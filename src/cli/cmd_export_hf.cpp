@@ -1,10 +1,14 @@
 // kiln export-hf: a kiln checkpoint → a Hugging Face model directory (hf/hf_checkpoint.h).
 //
-// Exit codes: 2 when the model or its files cannot be exported as asked (an architecture HF
-// StableLM/Llama cannot represent, an existing export in the way, a bad --dtype); 1 for I/O and
-// checkpoint failures.
+// The checkpoint may be named as a run directory, a checkpoint directory or its `latest`
+// (cli/checkpoint_argument.h). Exit codes: 2 when the model or its files cannot be exported as
+// asked (no such checkpoint, listing those that exist; an architecture HF StableLM/Llama cannot
+// represent, an existing export in the way, a bad --dtype); 1 for I/O and checkpoint failures.
 #include <fmt/core.h>
 
+#include <filesystem>
+
+#include "cli/checkpoint_argument.h"
 #include "cli/common.h"
 #include "hf/hf_checkpoint.h"
 #include "hf/safetensors.h"
@@ -18,9 +22,10 @@ void add_export_hf_command(CLI::App& app, Action& action) {
     uint64_t max_shard_mb = 0;
   };
   auto args = std::make_shared<Args>();
-  cmd->add_option("checkpoint", args->checkpoint, "Checkpoint directory (…/step-NNNNNNNN)")
-      ->required()
-      ->check(CLI::ExistingDirectory);
+  cmd->add_option("checkpoint", args->checkpoint,
+                  "A checkpoint (…/step-NNNNNNNN), a checkpoint directory or its `latest` (the newest valid "
+                  "checkpoint there), or a run directory")
+      ->required();
   cmd->add_option("-o,--output", args->out, "Directory to write config.json and the safetensors weights into")->required();
   cmd->add_option("--dtype", args->dtype, "Dtype of the written weights")
       ->check(CLI::IsMember({"bf16", "fp32"}))
@@ -29,13 +34,18 @@ void add_export_hf_command(CLI::App& app, Action& action) {
       ->capture_default_str();
   cmd->callback([&action, args] {
     action = [args] {
+      std::filesystem::path checkpoint;
       try {
-        hf::export_hf_checkpoint(args->checkpoint, args->out, {args->dtype, args->max_shard_mb * 1'000'000});
+        checkpoint = resolve_checkpoint_argument(args->checkpoint);
+        hf::export_hf_checkpoint(checkpoint, args->out, {args->dtype, args->max_shard_mb * 1'000'000});
+      } catch (const CheckpointArgumentError& e) {
+        fmt::print(stderr, "kiln: error: {}\n", e.what());
+        return kExitBadInput;
       } catch (const hf::HfConfigError& e) {
         fmt::print(stderr, "kiln: error: {}\n", e.what());
         return kExitBadInput;
       }
-      fmt::print("exported {} to {}\n", args->checkpoint, args->out);
+      fmt::print("exported {} to {}\n", checkpoint.string(), args->out);
       return 0;
     };
   });

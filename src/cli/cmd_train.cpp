@@ -3,10 +3,12 @@
 #include <fmt/core.h>
 #include <spdlog/spdlog.h>
 
+#include <csignal>
 #include <filesystem>
 #include <optional>
 
 #include "cli/common.h"
+#include "cli/resume_changes.h"
 #include "config/emit.h"
 #include "plan/plan_report.h"
 #include "plan/planner.h"
@@ -41,6 +43,22 @@ std::filesystem::path find_resume_point(const Config& config, ProcessGrid& grid)
   return found;
 }
 
+// Every key a resume changes, and what that does to the learning rate, as warnings in the log.
+void log_resume_changes(const ResumeChanges& c, const std::filesystem::path& checkpoint, bool complete,
+                        const RunDirectory& run) {
+  if (!c.keys.empty()) {
+    spdlog::warn("resuming from {} (step {}) with a config that differs from the checkpoint's in {} key{}:",
+                 checkpoint.string(), c.step, c.keys.size(), c.keys.size() == 1 ? "" : "s");
+    for (const auto& k : c.keys) spdlog::warn("  {}", k);
+  }
+  if (!c.lr.empty()) spdlog::warn("{}", c.lr);
+  if (complete && !c.keys.empty())
+    spdlog::warn("none of this applies: the run is complete at step {}, so nothing is trained and its recorded "
+                 "config is left as it is", c.step);
+  else if (!complete && run.config_file.filename() != "config.yml")
+    spdlog::info("this segment's config is recorded in {}", run.config_file.string());
+}
+
 int train(const Config& config, const std::string& config_file, bool under_mpi) {
   ProcessGrid grid = under_mpi ? make_process_grid(static_cast<int>(config.parallel.tensor),
                                                    static_cast<int>(config.parallel.data))
@@ -62,8 +80,14 @@ int train(const Config& config, const std::string& config_file, bool under_mpi) 
   std::filesystem::path metrics_file;
   if (grid.world_rank == 0) {
     const std::string header = "resolved config of this run, from " + config_file;
-    const RunDirectory run = options.resume_from.empty() ? create_run_directory(config, header)
-                                                         : reopen_run_directory(config, header);
+    std::optional<ResumeChanges> changes;
+    if (!options.resume_from.empty()) changes = resume_changes(options.resume_from, config);
+    // A complete run trains nothing, so it records no new config either (its config.yml stays).
+    const bool complete = changes && changes->step >= config.train.steps;
+    RunDirectory run;
+    if (!changes) run = create_run_directory(config, header);
+    else if (!complete) run = reopen_run_directory(config, header, changes->step);
+    else run.path = run_directory_path(config), run.metrics_file = run.path / config.logging.metrics_file;
     // From here on the run's own logging settings apply, with a copy of the log in the run directory.
     init_logging({.level = config.logging.level,
                   .rank = grid.world_rank,
@@ -71,6 +95,7 @@ int train(const Config& config, const std::string& config_file, bool under_mpi) 
                   .all_ranks = config.logging.all_ranks,
                   .file = run.path / "train.log"});
     spdlog::info("run directory {}", run.path.string());
+    if (changes) log_resume_changes(*changes, options.resume_from, complete, run);
     options.metrics_file = run.metrics_file;
     options.tensorboard_dir = run.path / "tensorboard";  // tensorboard --logdir runs/ finds it
   } else {
@@ -81,6 +106,7 @@ int train(const Config& config, const std::string& config_file, bool under_mpi) 
   }
   grid.world->barrier();  // the run directory exists before any rank writes a checkpoint into it
   const TrainSummary summary = trainer.run(options);
+  if (summary.stop_signal == SIGINT) return 128 + SIGINT;  // Ctrl-C: what shells expect, after the save
   return summary.skipped_steps == summary.steps - summary.first_step && summary.steps > summary.first_step ? kExitFailure
                                                                                                         : 0;
 }

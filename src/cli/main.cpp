@@ -3,9 +3,11 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/common.h"
+#include "cli/openmp_defaults.h"
 #include "log/log.h"
 
 int main(int argc, char** argv) {
+  kiln::cli::ensure_openmp_wait_policy(argv);
   CLI::App app{"kiln: pre-training for GPT-NeoX-style decoders (Stable LM 2, StableLM-3B-4E1T, BTLM)", "kiln"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Help for every subcommand");

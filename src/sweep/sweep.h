@@ -50,6 +50,9 @@ std::string slurm_script(const Sweep& sweep, const std::string& kiln, const std:
 // Runs every run (or only `only`, when not empty) one after another as a child process `kiln`
 // train, its output going to <run dir>/sweep.log, printing one progress line per run. Finished runs
 // are skipped; interrupted ones resume through their checkpoints. Returns 0, or 1 when any failed.
+// A SIGINT or SIGTERM is passed on to the running child (which stops after its step, saving a
+// checkpoint; a second SIGINT aborts it) and no further run starts; the sweep then returns 130 for
+// SIGINT, and for SIGTERM (a preemption) what it would have returned so far.
 int run_sweep(const Sweep& sweep, const std::string& kiln, const std::string& only = "");
 
 }  // namespace kiln::sweep

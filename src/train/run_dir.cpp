@@ -1,6 +1,11 @@
 #include "train/run_dir.h"
 
+#include <charconv>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
+#include <string_view>
 
 #include "config/emit.h"
 #include "util/atomic_file.h"
@@ -15,6 +20,24 @@ RunDirectory paths_of(const Config& config) {
   run.config_file = run.path / "config.yml";
   run.metrics_file = run.path / config.logging.metrics_file;
   return run;
+}
+
+// The text without its comment lines (the headers name the command's config file, which may be
+// spelled differently from one invocation to the next).
+std::string without_comments(const std::string& text) {
+  std::istringstream in(text);
+  std::string line, out;
+  while (std::getline(in, line))
+    if (line.empty() || line[0] != '#') out += line + "\n";
+  return out;
+}
+
+std::string read_file_text(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + file.string());
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
 }
 
 RunDirectory make(const Config& config, const std::string& config_header) {
@@ -46,8 +69,36 @@ RunDirectory create_run_directory(const Config& config, const std::string& confi
   return make(config, config_header);
 }
 
-RunDirectory reopen_run_directory(const Config& config, const std::string& config_header) {
-  return make(config, config_header);
+std::string segment_config_name(int64_t from_step) {
+  char name[64];
+  std::snprintf(name, sizeof name, "config-from-step-%08lld.yml", static_cast<long long>(from_step));
+  return name;
+}
+
+RunDirectory reopen_run_directory(const Config& config, const std::string& config_header, int64_t from_step) {
+  RunDirectory run = paths_of(config);
+  if (!std::filesystem::exists(run.config_file)) return make(config, config_header);
+  // The config recorded for the steps before this segment: the newest segment file that starts
+  // at or before from_step, else config.yml.
+  std::filesystem::path latest = run.config_file;
+  int64_t latest_step = -1;
+  for (const auto& entry : std::filesystem::directory_iterator(run.path)) {
+    const std::string name = entry.path().filename().string();
+    const std::string_view prefix = "config-from-step-";
+    if (!name.starts_with(prefix)) continue;
+    int64_t step = -1;
+    std::from_chars(name.data() + prefix.size(), name.data() + name.size(), step);
+    if (step >= 0 && name == segment_config_name(step) && step <= from_step && step > latest_step)
+      latest = entry.path(), latest_step = step;
+  }
+  const std::string text = resolved_config_text(config, config_header + " (from step " + std::to_string(from_step) + ")");
+  if (without_comments(read_file_text(latest)) != without_comments(text)) {
+    run.config_file = run.path / segment_config_name(from_step);
+    write_file_atomic(run.config_file, text);
+  } else {
+    run.config_file = latest;
+  }
+  return run;
 }
 
 }  // namespace kiln

@@ -1,8 +1,12 @@
 #include "train/trainer.h"
 
+#include <fmt/core.h>
+#include <omp.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -113,6 +117,14 @@ std::vector<std::pair<std::string, double>> scalars_of(const Metrics& m, const s
   for (const auto& [key, value] : m.items())
     if (value.is_number()) out.emplace_back(prefix + "/" + key, value.get<double>());
   return out;
+}
+
+// 12s, 4m05s, 1h02m03s: what a person reads at a glance.
+std::string format_duration(double seconds) {
+  const auto t = static_cast<long long>(std::llround(std::max(seconds, 0.0)));
+  if (t < 60) return fmt::format("{}s", t);
+  if (t < 3600) return fmt::format("{}m{:02}s", t / 60, t % 60);
+  return fmt::format("{}h{:02}m{:02}s", t / 3600, (t / 60) % 60, t % 60);
 }
 
 double unmasked_targets(const BatchStorage& b) {
@@ -238,6 +250,12 @@ TrainSummary Trainer::run(const RunOptions& options) {
                c.train.steps, s.backend->describe(), s.backend->registry().param_count(), c.batch.micro_batch, *c.batch.grad_accum,
                c.model.seq_length, s.grid.tp_size, s.grid.dp_size, s.grid.world_size == 1 ? "" : "s",
                s.grid.dp_size > 1 && c.parallel.zero_stage == 1 ? " (ZeRO-1: optimizer state sharded)" : "");
+  {
+    const char* n = std::getenv("OMP_NUM_THREADS");
+    const char* w = std::getenv("OMP_WAIT_POLICY");
+    spdlog::info("host threads: {} OpenMP (OMP_NUM_THREADS {}), wait policy {}", omp_get_max_threads(),
+                 n ? n : "unset: one per core", w ? w : "the runtime's default (active)");
+  }
   spdlog::info("data: {}", s.data.train->describe());
   if (s.data.valid) spdlog::info("validation: {}", s.data.valid->describe());
   else spdlog::info("validation: none (data.split[1] is 0 and data.valid_paths is empty); no evaluation");
@@ -308,8 +326,21 @@ TrainSummary Trainer::run(const RunOptions& options) {
     if (done % c.logging.interval == 0 || last || done == 1) {
       const double seconds = std::chrono::duration<double>(clock::now() - window_start).count();
       const double tokens_per_s = static_cast<double>(window_steps * tokens_per_step) / seconds;
-      spdlog::info("step {:>6}/{}  loss {:.4f}  lr {:.3e}  grad norm {:.3f}{}  {:.0f} tokens/s", done, c.train.steps,
-                   loss, lr, r.grad_norm, r.clip_coef < 1 ? " (clipped)" : "", tokens_per_s);
+      // Progress for a person watching: time per step, MFU when the peak is known, and the
+      // elapsed time since this segment started with the remaining time at the average pace so
+      // far (evaluations and checkpoints included, as they will be again).
+      const double elapsed = std::chrono::duration<double>(clock::now() - run_start).count();
+      const double eta = elapsed / static_cast<double>(done - summary.first_step) *
+                         static_cast<double>(c.train.steps - done);
+      const std::string mfu =
+          peak_flops ? fmt::format("  MFU {:.1f}%", 100.0 * model_flops_per_token * tokens_per_s /
+                                                        (*peak_flops * static_cast<double>(s.grid.world_size)))
+                     : "";
+      spdlog::info("step {:>6}/{}  loss {:.4f}  lr {:.3e}  grad norm {:.3f}{}  {:.0f} tokens/s  {:.1f} ms/step{}  "
+                   "elapsed {}  ETA {}",
+                   done, c.train.steps, loss, lr, r.grad_norm, r.clip_coef < 1 ? " (clipped)" : "", tokens_per_s,
+                   1e3 * seconds / static_cast<double>(window_steps), mfu, format_duration(elapsed),
+                   format_duration(eta));
       if (s.metrics || s.tensorboard) {
         Metrics m = {{"tokens", done * tokens_per_step},
                      {"loss", loss},
@@ -355,13 +386,15 @@ TrainSummary Trainer::run(const RunOptions& options) {
       }
     }
     if (stopping && !last) {
+      const std::string why = StopSignal::name(stop.signal_number());
       if (save_on_stop)
-        spdlog::warn("step {}: stop requested (signal {}); checkpoint saved, stopping — run the same command to "
-                     "resume", done, stop.signal_number());
+        spdlog::warn("step {}: {} {}; checkpoint saved, stopping — run the same command to resume", done,
+                     stop.signal_number() == SIGINT ? "interrupted by" : "stop requested by", why);
       else
-        spdlog::warn("step {}: stop requested (signal {}); stopping without a checkpoint "
-                     "(checkpoint.save_on_signal is false)", done, stop.signal_number());
+        spdlog::warn("step {}: {} {}; stopping without a checkpoint (checkpoint.save_on_signal is false)", done,
+                     stop.signal_number() == SIGINT ? "interrupted by" : "stop requested by", why);
       summary.stopped_by_signal = true;
+      summary.stop_signal = stop.signal_number();
       break;
     }
   }

@@ -52,7 +52,8 @@ struct RunOptions {
 
 struct TrainSummary {
   int64_t first_step = 0;  // steps already done when this run started (resume)
-  bool stopped_by_signal = false;  // SIGTERM/SIGUSR1: saved a checkpoint and stopped early
+  bool stopped_by_signal = false;  // SIGTERM/SIGUSR1/SIGINT: stopped early (saved with save_on_signal)
+  int stop_signal = 0;             // the signal this rank received (0: none, or only another rank's)
   std::filesystem::path last_checkpoint;
   int64_t steps = 0;
   int64_t skipped_steps = 0;   // non-finite gradient norm: update skipped

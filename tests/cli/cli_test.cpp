@@ -156,6 +156,24 @@ TEST(Cli, TrainWritesARunDirectoryOnlyForARunThatStarts) {
   EXPECT_NE(fresh.output.find("already holds a run"), std::string::npos) << fresh.output;
 }
 
+// kiln runs OpenMP with the passive wait policy unless told otherwise (cli/openmp_defaults.h), and
+// the run's log says which policy and how many threads; a log line carries ms/step and the ETA.
+TEST(Cli, TrainLogsItsThreadsAndWaitPolicyAndPassiveIsTheDefault) {
+  TempDir dir;
+  const std::string run = "train " + config("tiny-synthetic") + " --set train.output_dir=" + dir.path().string() +
+                          " --set train.steps=2 --set schedule.warmup_steps=1 --set schedule.cooldown_steps=0 " +
+                          "--set train.eval_interval=0 --set logging.interval=1 --set train.name=";
+  Result plain = kiln(run + "plain", "-u OMP_WAIT_POLICY OMP_NUM_THREADS=1");
+  ASSERT_EQ(plain.code, 0) << plain.output;
+  EXPECT_NE(plain.output.find("host threads: 1 OpenMP (OMP_NUM_THREADS 1), wait policy PASSIVE"), std::string::npos)
+      << plain.output;
+  EXPECT_NE(plain.output.find(" ms/step  elapsed "), std::string::npos) << plain.output;
+  EXPECT_NE(plain.output.find("  ETA "), std::string::npos) << plain.output;
+  Result chosen = kiln(run + "chosen", "OMP_WAIT_POLICY=active OMP_NUM_THREADS=1");
+  ASSERT_EQ(chosen.code, 0) << chosen.output;
+  EXPECT_NE(chosen.output.find("wait policy active"), std::string::npos) << "the user's choice stands: " << chosen.output;
+}
+
 TEST(Cli, BadGlobalOptionsStopBeforeTheCommandRuns) {
   Result level = kiln("--log-level loud version");
   EXPECT_EQ(level.code, 2) << level.output;

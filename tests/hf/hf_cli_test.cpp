@@ -48,6 +48,32 @@ TEST(HfCli, ImportThenExportRoundTrips) {
   EXPECT_EQ(a.params, b.params);
 }
 
+// export-hf finds the checkpoint from a checkpoint directory, its `latest` or a run directory
+// (the folder holding checkpoints/), and a path that is none lists the checkpoints that exist.
+TEST(HfCli, ExportTakesACheckpointDirectoryLatestOrARunDirectory) {
+  TempDir tmp;
+  const auto log = tmp.path() / "log";
+  const auto run = tmp.path() / "run";
+  ASSERT_EQ(kiln("import-hf '" + fixture_dir("stablelm_parallel").string() + "' -o '" + (run / "checkpoints").string() +
+                     "'", log), 0) << text(log);
+  const HfModel want = read_hf_model(fixture_dir("stablelm_parallel"));
+  int n = 0;
+  for (const auto& given : {run, run / "checkpoints", run / "checkpoints" / "latest"}) {
+    const auto out = tmp.path() / ("hf" + std::to_string(n++));
+    ASSERT_EQ(kiln("export-hf '" + given.string() + "' -o '" + out.string() + "' --dtype fp32", log), 0)
+        << given << ": " << text(log);
+    EXPECT_TRUE(contains(text(log), "step-00000000")) << "names the checkpoint it took: " << text(log);
+    EXPECT_EQ(read_hf_model(out).params, want.params) << given;
+  }
+  EXPECT_EQ(kiln("export-hf '" + (run / "checkpoints" / "step-00000200").string() + "' -o '" +
+                     (tmp.path() / "nope").string() + "'", log), 2);
+  EXPECT_TRUE(contains(text(log), "step-00000200 does not exist; checkpoints in")) << text(log);
+  EXPECT_TRUE(contains(text(log), ": step-00000000")) << "the ones that do exist are listed: " << text(log);
+  EXPECT_EQ(kiln("export-hf '" + tmp.path().string() + "' -o '" + (tmp.path() / "nope").string() + "'", log), 2);
+  EXPECT_TRUE(contains(text(log), "neither a checkpoint")) << text(log);
+  EXPECT_FALSE(std::filesystem::exists(tmp.path() / "nope")) << "a refused export writes nothing";
+}
+
 TEST(HfCli, UnsupportedConfigKeyExitsWithBadInputNamingIt) {
   TempDir tmp;
   const auto dir = tmp.path() / "model";

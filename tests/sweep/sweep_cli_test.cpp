@@ -1,5 +1,6 @@
 // kiln sweep through the binary: runs both runs, skips them when complete, resumes an interrupted one.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "support/child_process.h"
 #include "support/run_command.h"
 #include "support/temp_dir.h"
 
@@ -113,6 +115,36 @@ TEST(SweepCli, AFailingRunIsReportedAndTheSweepGoesOn) {
   EXPECT_NE(r.output.find("[2/2] fine … done in"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("1 trained, 0 skipped, 1 failed"), std::string::npos) << r.output;
   EXPECT_NE(testing::read_file(dir.path() / "runs/broken/sweep.log").find("/nonexistent"), std::string::npos);
+}
+
+// Ctrl-C on kiln sweep: the running child gets the SIGINT once (it saves a checkpoint and stops),
+// no further run starts, the sweep says so and exits 130; the same command then resumes the
+// interrupted run and trains the other.
+TEST(SweepCli, SigintStopsTheRunningRunWithACheckpointAndStartsNoOther) {
+  TempDir dir;
+  const fs::path runs = dir.path() / "runs";
+  const auto f = dir.write("s.yml", "base: " + std::string(KILN_SOURCE_DIR) +
+                                        "/configs/tiny-synthetic.yml\nname: c\noutput_dir: " + runs.string() +
+                                        "\nset: {train.steps: 60, schedule.warmup_steps: 1, schedule.cooldown_steps: 0, "
+                                        "train.eval_interval: 0, checkpoint.interval: 0, logging.interval: 1}\n"
+                                        "list:\n  - {name: first}\n  - {name: second}\n");
+  const fs::path output = dir.path() / "sweep.out";
+  const pid_t pid = testing::spawn({KILN_BINARY, "sweep", f.string()}, {}, output);
+  ASSERT_TRUE(testing::wait_for_step(runs / "first" / "metrics.jsonl", 3)) << testing::read_file(output);
+  kill(pid, SIGINT);
+  EXPECT_EQ(testing::wait_exit(pid), 130) << testing::read_file(output);
+  const std::string text = testing::read_file(output);
+  EXPECT_NE(text.find("[1/2] first … interrupted after"), std::string::npos) << text;
+  EXPECT_NE(text.find("sweep: interrupted (SIGINT): 0 trained, 0 skipped, 0 failed, 2 not finished"),
+            std::string::npos) << text;
+  EXPECT_TRUE(fs::exists(runs / "first" / "checkpoints" / "latest")) << "the child saved on the SIGINT it was passed";
+  EXPECT_FALSE(fs::exists(runs / "second" / "metrics.jsonl")) << "no run starts after an interrupt";
+  EXPECT_NE(testing::read_file(runs / "first" / "sweep.log").find("interrupted by SIGINT"), std::string::npos);
+
+  Result again = kiln("sweep " + f.string());
+  ASSERT_EQ(again.code, 0) << again.output;
+  EXPECT_NE(again.output.find("[1/2] first … resuming after step"), std::string::npos) << again.output;
+  EXPECT_NE(again.output.find("2 trained, 0 skipped, 0 failed"), std::string::npos) << again.output;
 }
 
 TEST(SweepCli, BadSweepExits2AndSlurmWritesAnArray) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "config/loader.h"
+#include "support/child_process.h"
 #include "support/error_text.h"
 #include "support/temp_dir.h"
 #include "train/trainer.h"
@@ -102,44 +103,10 @@ TEST(CheckpointResume, BranchStartsFromTheWeightsWithItsOwnScheduleAndData) {
   EXPECT_NE(c.final_loss, b.final_loss) << "the Adam moments change the updates";
 }
 
-// kiln train as a child process, its output discarded (the tests read the run directory).
-pid_t spawn(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    for (const auto& e : env) putenv(const_cast<char*>(e.c_str()));
-    const int devnull = ::open("/dev/null", 1);
-    dup2(devnull, 1), dup2(devnull, 2);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  return pid;
-}
-
-std::string last_line(const std::filesystem::path& f) {
-  std::ifstream in(f);
-  std::string line, last;
-  while (std::getline(in, line)) if (!line.empty()) last = line;
-  return last;
-}
-
-int wait_exit(pid_t pid) {
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-// Waits until the run's metrics file has logged step `step`; false after 30 s.
-bool wait_for_step(const std::filesystem::path& metrics, int step) {
-  const std::string want = "\"step\":" + std::to_string(step) + ",";
-  for (int i = 0; i < 600; ++i) {
-    if (last_line(metrics).find(want) != std::string::npos) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
-}
+using testing::last_line;
+using testing::spawn;
+using testing::wait_exit;
+using testing::wait_for_step;
 
 std::vector<std::string> kiln_train_args(const std::string& out, const std::string& name) {
   return {KILN_BINARY, "train", std::string(KILN_SOURCE_DIR) + "/configs/tiny-synthetic.yml",
@@ -207,6 +174,76 @@ TEST(CheckpointResume, SaveFinalFalseKeepsIntervalCheckpointsOnly) {
   testing::TempDir none;
   run(tiny({{"checkpoint.save_final", "false"}, {"checkpoint.interval", "0"}}), none.path() / "ckpt");
   EXPECT_FALSE(std::filesystem::exists(none.path() / "ckpt" / "latest"));
+}
+
+// Ctrl-C: the first SIGINT stops after the step with a checkpoint and exit 130, saying it was
+// interrupted; the same command resumes. A second SIGINT right after the first aborts at once,
+// saving nothing.
+TEST(CheckpointResume, FirstSigintSavesAndExits130ASecondAborts) {
+  testing::TempDir dir;
+  const std::string out = (dir.path() / "runs").string();
+  const auto run = std::filesystem::path(out) / "ctrl-c";
+  pid_t pid = spawn(kiln_train_args(out, "ctrl-c"));
+  ASSERT_TRUE(wait_for_step(run / "metrics.jsonl", 3)) << "the run never logged step 3";
+  kill(pid, SIGINT);
+  EXPECT_EQ(wait_exit(pid), 130) << "an interrupted run exits as shells expect after Ctrl-C";
+  EXPECT_TRUE(std::filesystem::exists(run / "checkpoints" / "latest")) << "the first SIGINT saves";
+  EXPECT_NE(testing::read_file(run / "train.log").find("interrupted by SIGINT (Ctrl-C); checkpoint saved"),
+            std::string::npos) << testing::read_file(run / "train.log");
+  ASSERT_EQ(wait_exit(spawn(kiln_train_args(out, "ctrl-c"))), 0) << "the same command finishes the run";
+  EXPECT_NE(last_line(run / "metrics.jsonl").find("\"step\":40,"), std::string::npos);
+
+  // Steps long enough (a wider model) for the second SIGINT to land inside the step after the
+  // first one was handled (two signals sent together would merge into one).
+  std::vector<std::string> args = kiln_train_args(out, "twice");
+  args.insert(args.end(), {"--set", "train.steps=100000", "--set", "model.hidden_size=512", "--set",
+                           "model.num_heads=8", "--set", "model.num_layers=4"});
+  const auto said = dir.path() / "twice.out";
+  pid = spawn(args, {}, said);
+  ASSERT_TRUE(wait_for_step(std::filesystem::path(out) / "twice" / "metrics.jsonl", 2));
+  kill(pid, SIGINT);
+  for (int i = 0; i < 200 && testing::read_file(said).find("press Ctrl-C again") == std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  kill(pid, SIGINT);
+  const testing::Ending e = testing::wait_ending(pid);
+  EXPECT_EQ(e.signal, SIGINT) << "the second SIGINT has its default action (exit " << e.exit_code << ")";
+  EXPECT_FALSE(std::filesystem::exists(std::filesystem::path(out) / "twice" / "checkpoints" / "latest"));
+}
+
+// Provenance: the run's recorded config is never overwritten. A rerun of a complete run with
+// another lr trains nothing, keeps config.yml byte for byte and says the change does not apply; a
+// resume with more steps lists the keys that differ from the checkpoint's config and the lr change,
+// and records its config as the segment's own file.
+TEST(CheckpointResume, AResumeNeverOverwritesTheRecordedConfig) {
+  testing::TempDir dir;
+  const std::string out = (dir.path() / "runs").string();
+  const auto run = std::filesystem::path(out) / "prov";
+  auto args_with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> a = kiln_train_args(out, "prov");
+    a.insert(a.end(), {"--set", "train.steps=12", "--set", "schedule.cooldown_steps=2"});
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  };
+  ASSERT_EQ(wait_exit(spawn(args_with({}))), 0);
+  const std::string recorded = testing::read_file(run / "config.yml");
+
+  ASSERT_EQ(wait_exit(spawn(args_with({"--set", "optimizer.lr=3e-4"}))), 0);
+  EXPECT_EQ(testing::read_file(run / "config.yml"), recorded) << "a complete run's config.yml is left as it is";
+  std::string log = testing::read_file(run / "train.log");
+  EXPECT_NE(log.find("optimizer.lr: 0.003 → 3.0e-04"), std::string::npos) << log;
+  EXPECT_NE(log.find("none of this applies: the run is complete at step 12"), std::string::npos) << log;
+  EXPECT_FALSE(std::filesystem::exists(run / "config-from-step-00000012.yml"));
+
+  ASSERT_EQ(wait_exit(spawn(args_with({"--set", "train.steps=20"}))), 0);
+  EXPECT_EQ(testing::read_file(run / "config.yml"), recorded);
+  log = testing::read_file(run / "train.log");
+  EXPECT_NE(log.find("differs from the checkpoint's in 2 keys"), std::string::npos) << log;
+  EXPECT_NE(log.find("train.steps: 12 → 20"), std::string::npos) << log;
+  EXPECT_NE(log.find("schedule.decay_steps: 12 → 20"), std::string::npos) << log;
+  EXPECT_NE(log.find("the learning rate of update 13 is"), std::string::npos) << log;
+  const std::string segment = testing::read_file(run / "config-from-step-00000012.yml");
+  EXPECT_NE(segment.find("steps: 20"), std::string::npos) << segment;
+
 }
 
 }  // namespace
