@@ -59,6 +59,43 @@ void log_resume_changes(const ResumeChanges& c, const std::filesystem::path& che
     spdlog::info("this segment's config is recorded in {}", run.config_file.string());
 }
 
+// What `kiln train` would do with this config, short of training: the data opened as the run
+// would open it, and whether it would start, resume (from which step) or refuse its run directory.
+// Exit 2 when the run would fail on either.
+int dry_run_checks(const Config& config) {
+  int problems = 0;
+  try {
+    check_training_data(config);
+    fmt::print("data: ok\n");
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "kiln train --dry-run: data: {}\n", e.what());
+    ++problems;
+  }
+  const std::string run = run_directory_path(config).string();
+  try {
+    ProcessGrid single = ProcessGrid::single();
+    const std::filesystem::path from = find_resume_point(config, single);
+    if (!from.empty()) {
+      const int64_t step = read_trainer_state(from).step;
+      if (step >= config.train.steps)
+        fmt::print("would train nothing: {} is complete at step {} of train.steps = {}\n", run, step, config.train.steps);
+      else
+        fmt::print("would resume {} from step {} ({})\n", run, step, from.string());
+    } else if (holds_run(config)) {
+      fmt::print(stderr, "kiln train --dry-run: would refuse {}: it already holds a run and has no valid checkpoint "
+                 "to resume from\n", run);
+      ++problems;
+    } else {
+      fmt::print("would start a new run in {}{}\n", run,
+                 config.checkpoint.init_from.empty() ? "" : " from the weights of " + config.checkpoint.init_from);
+    }
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "kiln train --dry-run: checkpoint: {}\n", e.what());
+    ++problems;
+  }
+  return problems ? kExitBadInput : 0;
+}
+
 int train(const Config& config, const std::string& config_file, bool under_mpi) {
   ProcessGrid grid = under_mpi ? make_process_grid(static_cast<int>(config.parallel.tensor),
                                                    static_cast<int>(config.parallel.data))
@@ -128,7 +165,7 @@ void add_train_command(CLI::App& app, Action& action) {
       if (args->dry_run) {
         fmt::print("{}\n{}", resolved_config_text(loaded.config, "resolved config (kiln train --dry-run)"),
                    format_plan(make_plan(loaded.config), loaded.config));
-        return 0;
+        return dry_run_checks(loaded.config);
       }
       // Under mpirun or srun every rank runs this; alone, no MPI is touched at all.
       std::optional<MpiSession> mpi;

@@ -1,7 +1,13 @@
 #include "hf/hf_checkpoint.h"
 
+#include <fstream>
+#include <optional>
 #include <span>
+#include <sstream>
+#include <stdexcept>
 
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 #include <yaml-cpp/yaml.h>
 
 #include "ckpt/checkpoint.h"
@@ -9,9 +15,47 @@
 #include "config/loader.h"
 #include "dist/communicator.h"
 #include "model/tensor_parallel.h"
+#include "tokenizer/tokenizer.h"
 #include "util/atomic_file.h"
 
 namespace kiln::hf {
+namespace {
+
+std::string file_contents(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (!in && !in.eof()) throw std::runtime_error("cannot read " + p.string());
+  return ss.str();
+}
+
+// The run's tokenizer (data.tokenizer, a Hugging Face tokenizer.json) travels with the export, with
+// a tokenizer_config.json that transformers' AutoTokenizer reads, and supplies the bos/eos id when
+// data.eod_token_id is unset. A tokenizer that is not here (the path is the run's, relative to
+// where it ran) or not a tokenizer.json (tiktoken ranks) is left out, saying so.
+void add_tokenizer_files(Config& config, HfWriteOptions& write) {
+  const std::filesystem::path path = config.data.tokenizer;
+  if (path.empty()) return;
+  if (!std::filesystem::is_regular_file(path)) {
+    spdlog::warn("the run's data.tokenizer {} is not here; the export gets no tokenizer files", path.string());
+    return;
+  }
+  const auto tok = Tokenizer::load(path);
+  const std::optional<int32_t> eod = tok->eod_token();
+  if (!config.data.eod_token_id && eod) config.data.eod_token_id = *eod;
+  if (path.extension() != ".json") {
+    spdlog::warn("data.tokenizer {} is not a Hugging Face tokenizer.json; the export gets no tokenizer files",
+                 path.string());
+    return;
+  }
+  nlohmann::ordered_json tc = {{"tokenizer_class", "PreTrainedTokenizerFast"},
+                               {"model_max_length", config.model.seq_length}};
+  if (eod && config.data.eod_token_id == *eod) tc["bos_token"] = tc["eos_token"] = "<|endoftext|>";
+  write.extra_files.emplace_back("tokenizer.json", file_contents(path));
+  write.extra_files.emplace_back("tokenizer_config.json", tc.dump(2) + "\n");
+}
+
+}  // namespace
 
 std::filesystem::path import_hf_checkpoint(const std::filesystem::path& hf_dir, const std::filesystem::path& out_dir,
                                            const HfReadOptions& options) {
@@ -49,8 +93,10 @@ void export_hf_checkpoint(const std::filesystem::path& checkpoint, const std::fi
   const TrainerState state = read_trainer_state(checkpoint);
   const LoadedConfig loaded =
       load_config_tree(YAML::Load(state.config_yaml), (checkpoint / "manifest.json").string());
-  const Config& config = loaded.config;
+  Config config = loaded.config;
   hf_arch_for(config.model);  // refuse an unexportable model before reading gigabytes
+  HfWriteOptions write = options;
+  add_tokenizer_files(config, write);
 
   const TpLayout layout(config.model, 0, 1);
   const auto n = static_cast<size_t>(layout.registry().total_numel());
@@ -63,7 +109,7 @@ void export_hf_checkpoint(const std::filesystem::path& checkpoint, const std::fi
   rank.params = std::as_writable_bytes(std::span<float>(params));
   rank.masters = masters;
   load_checkpoint(checkpoint, rank, /*weights_only=*/true);
-  write_hf_model(config, masters.data(), hf_dir, options);
+  write_hf_model(config, masters.data(), hf_dir, write);
 }
 
 }  // namespace kiln::hf

@@ -32,8 +32,15 @@ std::string dir_name(const std::filesystem::path& dir) {
   return name.empty() ? "hf-import" : name;
 }
 
-LoadedConfig run_config(const HfImportedConfig& imported, const std::filesystem::path& dir,
-                        const HfReadOptions& options) {
+// config.json's eos_token_id when it is one integer (HF also allows a list), for data.eod_token_id.
+std::optional<int64_t> eos_id_of(const nlohmann::json& c) {
+  const auto it = c.find("eos_token_id");
+  if (it == c.end() || !it->is_number_integer()) return std::nullopt;
+  return it->get<int64_t>();
+}
+
+LoadedConfig run_config(const HfImportedConfig& imported, const std::optional<int64_t>& eos_id,
+                        const std::filesystem::path& dir, const HfReadOptions& options) {
   YAML::Node root;
   YAML::Node model = YAML::Clone(imported.model);
   if (options.base_config) {
@@ -46,6 +53,8 @@ LoadedConfig run_config(const HfImportedConfig& imported, const std::filesystem:
     root["train"]["name"] = dir_name(dir);
   }
   root["model"] = model;
+  // The model's end-of-text id comes with it (continued pre-training packs documents with it).
+  if (eos_id) root["data"]["eod_token_id"] = *eos_id;
   return load_config_tree(root, (dir / "config.json").string(), {}, ".");
 }
 
@@ -53,10 +62,11 @@ LoadedConfig run_config(const HfImportedConfig& imported, const std::filesystem:
 
 HfModel read_hf_model(const std::filesystem::path& dir, const HfReadOptions& options) {
   const auto config_path = dir / "config.json";
-  const HfImportedConfig imported = model_from_hf_config(read_json(config_path), config_path.string());
+  const nlohmann::json json = read_json(config_path);
+  const HfImportedConfig imported = model_from_hf_config(json, config_path.string());
   HfModel out;
   out.arch = imported.arch;
-  out.config = run_config(imported, dir, options).config;
+  out.config = run_config(imported, eos_id_of(json), dir, options).config;
   const ParamRegistry registry = make_param_registry(out.config.model);
   const SafetensorsDir weights(dir);
   out.params.assign(static_cast<size_t>(registry.total_numel()), 0.0f);
@@ -88,6 +98,7 @@ void write_hf_model(const Config& config, const float* params, const std::filesy
   if (export_options.bos_token_id) generation["bos_token_id"] = *export_options.bos_token_id;
   if (export_options.eos_token_id) generation["eos_token_id"] = *export_options.eos_token_id;
   write_file_atomic(dir / "generation_config.json", generation.dump(2) + "\n");
+  for (const auto& [name, contents] : options.extra_files) write_file_atomic(dir / name, contents);
   // config.json last: a directory with a config.json is a complete export.
   write_file_atomic(dir / "config.json", hf_config.dump(2) + "\n");
 }

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "config/config.h"
@@ -35,6 +36,9 @@ HfModel read_hf_model(const std::filesystem::path& dir, const HfReadOptions& opt
 struct HfWriteOptions {
   std::string dtype = "bf16";    // of the weights: "bf16" or "fp32"
   uint64_t max_shard_bytes = 0;  // 0: one model.safetensors; else shards and an index
+  // More files for the directory (name, contents), e.g. tokenizer.json and tokenizer_config.json;
+  // written after the weights and before config.json, which stays the last file written.
+  std::vector<std::pair<std::string, std::string>> extra_files;
 };
 
 // Writes config.json, generation_config.json and the weights of `config.model` with `params`

@@ -60,9 +60,14 @@ std::filesystem::path checkpoint_directory(const Config& config) {
   return run_directory_path(config) / "checkpoints";
 }
 
+bool holds_run(const Config& config) {
+  const RunDirectory run = paths_of(config);
+  return std::filesystem::exists(run.config_file) || std::filesystem::exists(run.metrics_file);
+}
+
 RunDirectory create_run_directory(const Config& config, const std::string& config_header) {
   const RunDirectory run = paths_of(config);
-  if (std::filesystem::exists(run.config_file) || std::filesystem::exists(run.metrics_file))
+  if (holds_run(config))
     throw std::runtime_error("run directory " + run.path.string() +
                              " already holds a run and has no valid checkpoint to resume from; choose another "
                              "train.name or train.output_dir, or remove it");

@@ -22,6 +22,9 @@ struct RunDirectory {
   std::filesystem::path metrics_file;  // logging.metrics_file inside path
 };
 
+// Whether the run directory already holds a run (a config.yml or the metrics file), which a new
+// run refuses.
+bool holds_run(const Config& config);
 // Creates the directory and writes config.yml. Throws std::runtime_error naming the directory
 // when it already holds a run (a config.yml or the metrics file) or cannot be created.
 RunDirectory create_run_directory(const Config& config, const std::string& config_header);

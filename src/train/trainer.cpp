@@ -420,4 +420,6 @@ TrainSummary Trainer::run(const RunOptions& options) {
   return summary;
 }
 
+void check_training_data(const Config& config) { open_data(config); }
+
 }  // namespace kiln

@@ -66,6 +66,11 @@ struct TrainSummary {
   DataState data_state;          // the training stream's position after the last step
 };
 
+// Opens the training and validation data as a run of `config` would (the tokenizer, every
+// shard's header and index), throwing what the run would throw, naming the file; for
+// `kiln train --dry-run`. Reads headers and indexes only.
+void check_training_data(const Config& config);
+
 class Trainer {
  public:
   // Checks what this build and machine can run and builds everything, opening every data file, so that

@@ -117,9 +117,18 @@ TEST(Cli, ShowPrintsTheResolvedConfigWhichLoadsBack) {
 TEST(Cli, TrainWritesARunDirectoryOnlyForARunThatStarts) {
   TempDir dir;
   const std::string out = " --set train.output_dir=" + dir.path().string();
-  Result dry = kiln("train --dry-run " + config("tiny") + out);
+  Result dry = kiln("train --dry-run " + config("tiny-synthetic") + out);
   EXPECT_EQ(dry.code, 0) << dry.output;
-  EXPECT_NE(dry.output.find("name: tiny"), std::string::npos);
+  EXPECT_NE(dry.output.find("name: tiny-synthetic"), std::string::npos);
+  EXPECT_NE(dry.output.find("data: ok"), std::string::npos) << dry.output;
+  EXPECT_NE(dry.output.find("would start a new run in " + dir.path().string() + "/tiny-synthetic"), std::string::npos)
+      << dry.output;
+  // A dry run opens the data as the run would: a missing tokenizer or shard is exit 2, named.
+  Result dry_missing = kiln("train --dry-run " + config("tiny") + out + " --set data.tokenizer=" +
+                            dir.path().string() + "/tok.json");
+  EXPECT_EQ(dry_missing.code, 2) << dry_missing.output;
+  EXPECT_NE(dry_missing.output.find("data: cannot read tokenizer " + dir.path().string() + "/tok.json"),
+            std::string::npos) << dry_missing.output;
   Result bad = kiln("train " + config("tiny") + out + " --set batch.global_batch=7");
   EXPECT_EQ(bad.code, 2) << bad.output;
   Result no_tokenizer = kiln("train " + config("tiny") + out + " --set data.tokenizer=" + dir.path().string() + "/tok.json");
@@ -154,6 +163,18 @@ TEST(Cli, TrainWritesARunDirectoryOnlyForARunThatStarts) {
   Result fresh = kiln(short_run + " --set checkpoint.resume=none");
   EXPECT_EQ(fresh.code, 1) << fresh.output;
   EXPECT_NE(fresh.output.find("already holds a run"), std::string::npos) << fresh.output;
+  // --dry-run says each of these before anything runs.
+  const std::string dry_run = "train --dry-run" + short_run.substr(std::string("train").size());
+  Result dry_complete = kiln(dry_run);
+  EXPECT_EQ(dry_complete.code, 0) << dry_complete.output;
+  EXPECT_NE(dry_complete.output.find("would train nothing: " + run.string() + " is complete at step 4"),
+            std::string::npos) << dry_complete.output;
+  Result dry_resume = kiln(dry_run + " --set train.steps=6");
+  EXPECT_NE(dry_resume.output.find("would resume " + run.string() + " from step 4"), std::string::npos)
+      << dry_resume.output;
+  Result dry_fresh = kiln(dry_run + " --set checkpoint.resume=none");
+  EXPECT_EQ(dry_fresh.code, 2) << dry_fresh.output;
+  EXPECT_NE(dry_fresh.output.find("would refuse " + run.string()), std::string::npos) << dry_fresh.output;
 }
 
 // kiln runs OpenMP with the passive wait policy unless told otherwise (cli/openmp_defaults.h), and
@@ -172,6 +193,22 @@ TEST(Cli, TrainLogsItsThreadsAndWaitPolicyAndPassiveIsTheDefault) {
   Result chosen = kiln(run + "chosen", "OMP_WAIT_POLICY=active OMP_NUM_THREADS=1");
   ASSERT_EQ(chosen.code, 0) << chosen.output;
   EXPECT_NE(chosen.output.find("wait policy active"), std::string::npos) << "the user's choice stands: " << chosen.output;
+}
+
+TEST(Cli, UnknownCommandIsNamedWithTheClosestAndVersionAndLogLevelWorkAnywhere) {
+  Result typo = kiln("trian " + config("tiny"));
+  EXPECT_EQ(typo.code, 2) << typo.output;
+  EXPECT_NE(typo.output.find("unknown command 'trian' (did you mean 'train'?)"), std::string::npos) << typo.output;
+  Result after_option = kiln("--log-level warn pln " + config("tiny"));
+  EXPECT_NE(after_option.output.find("unknown command 'pln' (did you mean 'plan'?)"), std::string::npos)
+      << after_option.output;
+  Result version = kiln("--version");
+  EXPECT_EQ(version.code, 0) << version.output;
+  EXPECT_EQ(version.output.rfind("kiln 0.", 0), 0u) << version.output;
+  Result late = kiln("plan " + config("tiny") + " --log-level warn");
+  EXPECT_EQ(late.code, 0) << "--log-level after the subcommand: " << late.output;
+  Result bad = kiln("plan " + config("tiny") + " --log-level loud");
+  EXPECT_EQ(bad.code, 2) << bad.output;
 }
 
 TEST(Cli, BadGlobalOptionsStopBeforeTheCommandRuns) {

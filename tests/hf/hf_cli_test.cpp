@@ -7,6 +7,8 @@
 #include <sstream>
 #include <sys/wait.h>
 
+#include <nlohmann/json.hpp>
+
 #include "hf/hf_model.h"
 #include "hf_test_support.h"
 #include "support/error_text.h"
@@ -72,6 +74,34 @@ TEST(HfCli, ExportTakesACheckpointDirectoryLatestOrARunDirectory) {
   EXPECT_EQ(kiln("export-hf '" + tmp.path().string() + "' -o '" + (tmp.path() / "nope").string() + "'", log), 2);
   EXPECT_TRUE(contains(text(log), "neither a checkpoint")) << text(log);
   EXPECT_FALSE(std::filesystem::exists(tmp.path() / "nope")) << "a refused export writes nothing";
+}
+
+// The run's tokenizer travels with the export (tokenizer.json as it was, a tokenizer_config.json
+// for AutoTokenizer) and supplies bos/eos (its <|endoftext|>: 998 in the fixture, made by kiln's
+// BPE trainer and loaded by HF tokenizers in tokenizer_tests); import-hf carries config.json's
+// eos_token_id into data.eod_token_id.
+TEST(HfCli, TokenizerAndEndOfTextIdsCarryOverBothWays) {
+  TempDir tmp;
+  const auto log = tmp.path() / "log";
+  const std::string tokenizer = std::string(KILN_SOURCE_DIR) + "/tests/fixtures/tokenizer/trained_tokenizer.json";
+  ASSERT_EQ(kiln("train " + std::string(KILN_SOURCE_DIR) + "/configs/tiny-synthetic.yml --set model.vocab_size=1024 "
+                 "--set data.tokenizer=" + tokenizer + " --set train.steps=2 --set schedule.warmup_steps=1 "
+                 "--set schedule.cooldown_steps=0 --set train.eval_interval=0 --set train.output_dir=" +
+                 tmp.path().string() + " --set train.name=tok", log), 0) << text(log);
+  const auto out = tmp.path() / "hf";
+  ASSERT_EQ(kiln("export-hf '" + (tmp.path() / "tok").string() + "' -o '" + out.string() + "'", log), 0) << text(log);
+  EXPECT_EQ(text(out / "tokenizer.json"), text(tokenizer));
+  const auto tc = nlohmann::json::parse(text(out / "tokenizer_config.json"));
+  EXPECT_EQ(tc["eos_token"], "<|endoftext|>");
+  EXPECT_EQ(tc["tokenizer_class"], "PreTrainedTokenizerFast");
+  const auto config = nlohmann::json::parse(text(out / "config.json"));
+  EXPECT_EQ(config["eos_token_id"], 998);
+  EXPECT_EQ(config["bos_token_id"], 998);
+  EXPECT_EQ(nlohmann::json::parse(text(out / "generation_config.json"))["eos_token_id"], 998);
+
+  ASSERT_EQ(kiln("import-hf '" + fixture_dir("llama").string() + "' -o '" + (tmp.path() / "ckpt").string() + "'", log),
+            0) << text(log);
+  EXPECT_TRUE(contains(text(tmp.path() / "ckpt" / "config.yml"), "eod_token_id: 2")) << "llama's eos_token_id";
 }
 
 TEST(HfCli, UnsupportedConfigKeyExitsWithBadInputNamingIt) {
