@@ -25,6 +25,7 @@ NeoxImport Importer::run(const YAML::Node& root) {
   read_top(root);
   parallelism();
   model();
+  unsupported_features();
   optimizer();
   schedule();
   batch_and_data();

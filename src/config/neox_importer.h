@@ -133,6 +133,7 @@ class Importer {
   void norms();
   void positions();
   void mlp();
+  void unsupported_features();
   void residual_and_embeddings();
   void init();
   void biases();

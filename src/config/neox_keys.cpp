@@ -16,13 +16,24 @@ const std::set<std::string> kInfrastructure = {
     "log_param_norm",      "log_optimizer_states", "log_grad_pct_zeros",    "log_gradient_noise_scale",
     "use_shared_fs",       "mmap_warmup",         "hostfile",               "include",
     "master_port",         "master_addr",         "exit_interval",
+    // experiment tracking, profiling and launcher bookkeeping
+    "use_comet",           "comment",             "global_num_gpus",        "deepspeed_extra_args",
+    "checkpoint_validation_with_forward_pass",    "profile",                "profile_step_start",
+    "profile_step_stop",   "memory_profiling",    "memory_profiling_path",
+    // how a checkpoint is loaded (kiln: checkpoint.init_from / resume), not what is computed
+    "finetune",            "override_lr_scheduler",
+    // text generation (deepy.py generate.py), not training
+    "text_gen_type",       "temperature",         "top_p",                  "top_k",
+    "maximum_tokens",      "num_samples",         "sample_input_file",      "sample_output_file",
+    "recompute",           "prompt_end",
 };
-const std::vector<std::string> kInfrastructurePrefixes = {"wandb_", "s3_"};
+const std::vector<std::string> kInfrastructurePrefixes = {"wandb_", "s3_", "comet_"};
 
 // Fused kernels and similar implementation choices: the same math computed another way.
 const std::set<std::string> kImplementation = {
     "scaled_upper_triang_masked_softmax_fusion", "scaled_masked_softmax_fusion", "bias_gelu_fusion",
-    "bias_dropout_fusion", "use_flash_cross_entropy",
+    "bias_dropout_fusion", "use_flash_cross_entropy", "rope_fusion", "layernorm_fusion",
+    "use_flashattn_swiglu", "mamba_selective_scan_fusion", "mamba_causal_conv_fusion", "mamba_inner_func_fusion",
 };
 
 // GPT-NeoX's µP hyper-parameters; they do nothing unless use_mup is true (which is refused).

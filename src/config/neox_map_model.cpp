@@ -118,31 +118,90 @@ void Importer::positions() {
   }
 }
 
+// Two spellings of SwiGLU: Stability AI's fork writes mlp_type gated with activation silu (or
+// swish) and takes intermediate_size as each branch's width; upstream EleutherAI gpt-neox writes
+// activation swiglu (no mlp_type) and derives the branch width from intermediate_size (default 4h):
+// linear1 is int(2/3·I) rounded up to 2·mlp_multiple_of wide, each branch half of that rounded up to
+// mlp_multiple_of (ParallelMLP in megatron/model/transformer.py). The other gated activations
+// (geglu, reglu, bilinear, glu) are other functions and are refused.
 void Importer::mlp() {
   const Entry* type_e = take("mlp_type");
   const Entry* act_e = take("activation");
   const std::string type = str_of(type_e).value_or("regular");
   const std::string act = str_of(act_e).value_or("gelu");
-  if (type == "gated" && (act == "silu" || act == "swish"))
+  const bool upstream_swiglu = act == "swiglu" && type != "gated";
+  if ((type == "gated" && (act == "silu" || act == "swish")) || upstream_swiglu)
     put("model.activation", "swiglu", act_e ? act_e : type_e);
   else if (type == "regular" && act == "gelu")
     put("model.activation", "gelu", act_e ? act_e : type_e);
   else
-    refuse(act_e ? act_e : type_e, "kiln implements mlp_type gated with activation silu or swish (SwiGLU) and "
-                                   "mlp_type regular with activation gelu; this file has mlp_type " +
-                                       type + " with activation " + act);
+    refuse(act_e ? act_e : type_e,
+           "kiln implements SwiGLU (activation swiglu, or mlp_type gated with activation silu or swish) and "
+           "GELU (mlp_type regular with activation gelu); this file has " +
+               (type_e ? "mlp_type " + type + " with activation " + act : "activation " + act));
 
   // GPT-NeoX's default multiple is 1; kiln's is 256, so write it out either way.
   const Entry* multiple_e = take("mlp_multiple_of");
-  put("model.mlp_multiple_of", int_of(multiple_e).value_or(1), multiple_e);
+  const int64_t multiple = int_of(multiple_e).value_or(1);
+  put("model.mlp_multiple_of", multiple, multiple_e);
   const Entry* size_e = take("intermediate_size");
+  const Entry* factor_e = take("expansion_factor");
+  if (upstream_swiglu) {
+    const Entry* hidden_e = top_.count("hidden_size") ? &top_.at("hidden_size") : nullptr;
+    const int64_t hidden = hidden_e ? int_of(hidden_e).value_or(0) : 0;  // 0: not given (refused elsewhere)
+    const std::optional<double> factor = num_of(factor_e);
+    int64_t intermediate = int_of(size_e).value_or(0);
+    if (intermediate == 0 && factor) intermediate = static_cast<int64_t>(*factor * static_cast<double>(hidden));
+    if (intermediate == 0) intermediate = 4 * hidden;
+    const std::optional<int64_t> total =
+        intermediate > 0 ? std::optional<int64_t>(intermediate) : std::optional<int64_t>();
+    if (total) {
+      auto round_up = [](int64_t x, int64_t m) { return (x + m - 1) / m * m; };
+      const int64_t both = round_up(static_cast<int64_t>(static_cast<double>(*total) * 2.0 / 3.0), 2 * multiple);
+      const int64_t branch = round_up(both / 2, multiple);
+      put("model.ffn_hidden_size", branch, size_e ? size_e : (factor_e ? factor_e : act_e));
+      note("activation swiglu (upstream gpt-neox): each SwiGLU branch is " + std::to_string(branch) +
+           " wide (model.ffn_hidden_size), from intermediate size " + std::to_string(*total) +
+           " as ParallelMLP computes it");
+    }
+    return;
+  }
+  if (factor_e) refuse(factor_e, "expansion_factor is read by upstream gpt-neox's SwiGLU and Mamba only");
   if (auto size = int_of(size_e)) {
     put("model.ffn_hidden_size", *size, size_e);
     if (type == "gated")
       note("intermediate_size " + std::to_string(*size) +
-           " is taken as the width of each SwiGLU branch (model.ffn_hidden_size); upstream EleutherAI "
-           "gpt-neox instead makes each branch about intermediate_size/3 wide: check which one wrote this file");
+           " is taken as the width of each SwiGLU branch (model.ffn_hidden_size), as Stability AI's gpt-neox "
+           "fork (mlp_type gated) does; upstream EleutherAI gpt-neox writes activation swiglu instead");
   }
+}
+
+// Architectures and optimizers that compute something kiln does not: refused by name, with what
+// they are, so that a file is never refused as "unknown" for them.
+void Importer::unsupported_features() {
+  if (const Entry* e = take("num_kv_heads")) {
+    const Entry* heads = top_.count("num_attention_heads") ? &top_.at("num_attention_heads") : nullptr;
+    if (!heads || int_of(e) != int_of(heads))
+      refuse(e, "grouped-query attention (fewer key/value heads than query heads) is not implemented");
+  }
+  if (const Entry* e = take("attention_type"))
+    if (auto v = str_of(e); v && *v != "multihead") refuse(e, "kiln implements multi-head attention only");
+  if (const Entry* e = take("sliding_window_width")) refuse(e, "sliding-window attention is not implemented");
+  if (const Entry* e = take("moe_num_experts"))
+    if (int_of(e).value_or(1) > 1) refuse(e, "mixture-of-experts layers are not implemented");
+  if (const Entry* e = take("sparsity_config")) refuse(e, "sparse attention is not implemented");
+  if (const Entry* e = take("gmlp_attn_dim")) refuse(e, "gMLP layers are not implemented");
+  if (const Entry* e = take("use_bnb_optimizer"))
+    if (bool_of(e).value_or(false)) refuse(e, "8-bit Adam (bitsandbytes) updates differently; kiln's AdamW is fp32");
+  // Transformer Engine: its fp8 paths change the arithmetic; its other switches only choose kernels.
+  for (const char* key : {"te_fp8_wgrad", "te_fp8_mha", "te_columnparallel", "te_rowparallel", "te_layernorm_mlp",
+                          "te_mha"})
+    if (const Entry* e = take(key))
+      if (bool_of(e).value_or(false))
+        refuse(e, "Transformer Engine layers (with their fp8 recipe) are not implemented; kiln computes in bf16 "
+                  "with fp32 accumulation");
+  for (const char* key : {"te_fp8_format", "te_fp8_margin", "te_fp8_amax_history_len", "te_fp8_amax_compute_algo"})
+    if (const Entry* e = take(key)) ignore(*e);  // settings of the fp8 recipe, refused above when it is on
 }
 
 void Importer::residual_and_embeddings() {

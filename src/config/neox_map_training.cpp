@@ -96,6 +96,13 @@ void Importer::schedule() {
     refuse(style_e, "kiln implements constant, linear, cosine, inv_sqrt, hybrid_cosine_inv_sqrt and "
                     "hybrid_cosine_inv_sqrt_2");
 
+  // Not among GPT-NeoX's arguments (megatron/neox_arguments), so GPT-NeoX itself would not read
+  // them; each would change the schedule if a fork did.
+  if (const Entry* e = take("warmup_iters"))
+    refuse(e, "not a GPT-NeoX argument (its warmup is the fraction `warmup`); set schedule.warmup_steps in kiln");
+  if (const Entry* e = take("decay_lr_to"))
+    refuse(e, "not a GPT-NeoX argument (its floor is the absolute `min_lr`); set schedule.min_lr in kiln");
+
   // GPT-NeoX's warmup is a fraction of the decay length (lr_decay_iters, or train_iters).
   const Entry* warm = take("warmup");
   const double fraction = num_of(warm).value_or(0.01);
@@ -257,6 +264,17 @@ void Importer::precision() {
 
   if (auto v = bool_of(take("full_precision_lm_cross_entropy")); v && !*v)
     note("full_precision_lm_cross_entropy is false, but kiln computes the cross-entropy in fp32 anyway");
+
+  // DeepSpeed's data_types block: grad_accum_dtype fp32 is what kiln's CPU backend does.
+  if (const Entry* dt = take("data_types"); is_map(dt)) {
+    for (auto& [name, e] : children(dt->value, dt->written + ".")) {
+      if (name == "grad_accum_dtype" && str_of(&e) == std::optional<std::string>("fp32"))
+        ignore(e);
+      else
+        refuse(&e, "kiln accumulates gradients in its own precision (fp32 on the CPU); only grad_accum_dtype fp32 "
+                   "is accepted");
+    }
+  }
 }
 
 // DeepSpeed's {"enabled": true, ...} blocks; the other keys tune loss scaling or communication.

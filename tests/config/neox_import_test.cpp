@@ -267,7 +267,7 @@ TEST_F(NeoxImportTest, RefusesDropout) {
 }
 
 TEST_F(NeoxImportTest, RefusesUnknownKeys) {
-  expect_refused("\"num-kv-heads\": 2,", "num-kv-heads: 2", "unknown GPT-NeoX key");
+  expect_refused("\"frobnicate-heads\": 2,", "frobnicate-heads: 2", "unknown GPT-NeoX key");
 }
 
 TEST_F(NeoxImportTest, RefusesNeoxMup) { expect_refused("\"use-mup\": true,", "use-mup: true", "µP"); }
@@ -281,7 +281,11 @@ TEST_F(NeoxImportTest, RefusesOtherArchitectureChoices) {
   expect_refused("\"gpt_j_residual\": true, \"gpt_j_tied\": true,", "gpt_j_tied: true", "two norms", false);
   expect_refused("\"use_bias_in_mlp\": false,", "use_bias_in_mlp: false", "use_bias_in_attn_linear is true");
   expect_refused("\"norm\": \"scalenorm\",", "norm: scalenorm", "layernorm and rmsnorm");
-  expect_refused("\"activation\": \"relu\",", "activation: relu", "mlp_type regular with activation relu");
+  expect_refused("\"activation\": \"relu\",", "activation: relu", "this file has activation relu");
+  expect_refused("\"activation\": \"geglu\",", "activation: geglu", "this file has activation geglu");
+  expect_refused("\"num-kv-heads\": 2,", "num-kv-heads: 2", "grouped-query attention");
+  expect_refused("\"moe_num_experts\": 8,", "moe_num_experts: 8", "mixture-of-experts");
+  expect_refused("\"te_mha\": true,", "te_mha: true", "Transformer Engine");
   expect_refused("\"zero_optimization\": {\"stage\": 2},", "zero_optimization.stage: 2", "ZeRO stage 0 or 1", false);
   expect_refused("\"optimizer\": {\"type\": \"SGD\"},", "optimizer.type: SGD", "AdamW", false);
   expect_refused("\"precision\": \"fp16\",", "precision: fp16", "fp16");
