@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -50,6 +51,23 @@ std::optional<fs::path> find_script() {
   return std::nullopt;
 }
 
+// A sweep's output directory (a folder of run directories, as `kiln sweep` leaves it) stands for
+// the runs inside it, in name order; a run directory stands for itself.
+std::vector<std::string> expand_runs(const std::vector<std::string>& given) {
+  std::vector<std::string> runs;
+  for (const auto& dir : given) {
+    std::error_code ec;
+    std::vector<std::string> inside;
+    if (fs::is_directory(dir, ec) && !fs::is_regular_file(fs::path(dir) / "metrics.jsonl", ec))
+      for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+        if (fs::is_regular_file(it->path() / "metrics.jsonl", ec)) inside.push_back(it->path().string());
+    std::sort(inside.begin(), inside.end());
+    if (inside.empty()) runs.push_back(dir);
+    else runs.insert(runs.end(), inside.begin(), inside.end());
+  }
+  return runs;
+}
+
 // Every directory is checked before Python starts: a typo fails fast, naming the directory.
 bool check_runs(const std::vector<std::string>& runs) {
   for (const auto& dir : runs) {
@@ -59,14 +77,15 @@ bool check_runs(const std::vector<std::string>& runs) {
       return false;
     }
     if (!fs::is_regular_file(fs::path(dir) / "metrics.jsonl", ec)) {
-      fmt::print(stderr, "kiln report: no metrics.jsonl in {}\n", dir);
+      fmt::print(stderr, "kiln report: no metrics.jsonl in {}, nor in any folder inside it\n", dir);
       return false;
     }
   }
   return true;
 }
 
-int run_report(const ReportArgs& args) {
+int run_report(ReportArgs args) {
+  args.runs = expand_runs(args.runs);
   if (!check_runs(args.runs)) return kExitBadInput;
   const auto script = find_script();
   if (!script) {
@@ -122,7 +141,9 @@ int run_report(const ReportArgs& args) {
 void add_report_command(CLI::App& app, Action& action) {
   auto args = std::make_shared<ReportArgs>();
   auto* cmd = app.add_subcommand("report", "Plots and numbers comparing training runs (python3 + matplotlib)");
-  cmd->add_option("runs", args->runs, "Run directories (config.yml + metrics.jsonl)")->required();
+  cmd->add_option("runs", args->runs,
+                  "Run directories (config.yml + metrics.jsonl), or a sweep's folder of them")
+      ->required();
   cmd->add_option("-o,--output", args->output, "Folder for report.md/.html, report.json and the PNGs")
       ->required();
   cmd->add_option("--target-loss", args->target_loss,

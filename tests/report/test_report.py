@@ -214,6 +214,23 @@ class KilnCliTest(unittest.TestCase):
                 rep = json.load(f)
             self.assertEqual(rep["batch_size_analysis"]["runs"][0]["step"], 50)
 
+    def test_kiln_report_of_a_sweep_folder_reports_its_runs(self):
+        # `kiln report runs/SWEEP`: the folder kiln sweep fills stands for the runs inside it.
+        with tempfile.TemporaryDirectory() as root:
+            sweep = os.path.join(root, "sweep")
+            for name, batch in (("b-4", 4), ("b-16", 16)):
+                write_run(sweep, name, batch, 8, [train_rec(s, batch * 8, 5 - s / 100, 1e-3)
+                                                  for s in range(10, 110, 10)])
+            out = os.path.join(root, "out")
+            env = dict(os.environ, KILN_REPORT_SCRIPT=SCRIPT)
+            p = subprocess.run([KILN_BIN, "report", sweep, "-o", out, "--smooth", "1"],
+                               capture_output=True, text=True, env=env)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            with open(os.path.join(out, "report.json")) as f:
+                rep = json.load(f)
+            names = sorted(os.path.basename(r["run"]) for r in rep["batch_size_analysis"]["runs"])
+            self.assertEqual(names, ["b-16", "b-4"])
+
     def test_kiln_report_missing_metrics(self):
         with tempfile.TemporaryDirectory() as root:
             bad = os.path.join(root, "x")
