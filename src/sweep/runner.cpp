@@ -17,6 +17,7 @@
 #include <cstring>
 #include <fmt/core.h>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include "sweep/sweep.h"
@@ -63,7 +64,8 @@ class SweepSignals {
 
 // Runs `args` in a process group of its own with stdout and stderr appended to `log`, passing on
 // each signal `signals` counts; returns the exit status (128 + signal when killed).
-int run_child(const std::vector<std::string>& args, const fs::path& log, const SweepSignals& signals) {
+int run_child(const std::vector<std::string>& args, const fs::path& log, const SweepSignals& signals,
+              const std::function<void()>& tick) {
   const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) throw std::runtime_error("cannot open " + log.string() + ": " + std::strerror(errno));
   posix_spawn_file_actions_t actions;
@@ -85,8 +87,10 @@ int run_child(const std::vector<std::string>& args, const fs::path& log, const S
   ::close(fd);
   if (err != 0) throw std::runtime_error("cannot start " + args[0] + ": " + std::strerror(err));
   int status = 0, forwarded = forwarded_before;
-  // Polled, so that a signal arriving just before a blocking wait is still passed on.
-  for (;;) {
+  // Polled, so that a signal arriving just before a blocking wait is still passed on; `tick` about
+  // once a second.
+  for (int polls = 1;; ++polls) {
+    if (polls % 50 == 0) tick();
     while (forwarded < signals.count()) {
       ::kill(pid, signals.last());
       ++forwarded;
@@ -141,7 +145,9 @@ int run_sweep(const Sweep& sweep, const std::string& kiln, const std::string& on
     if (ec) throw std::runtime_error("cannot create run directory " + dir.string() + ": " + ec.message());
     const fs::path log = dir / "sweep.log";
     const std::uintmax_t offset = fs::exists(log) ? fs::file_size(log) : 0;
-    fmt::print("{} … {}", prefix, before.last_step > 0 ? fmt::format("resuming after step {} … ", before.last_step) : "");
+    const std::string lead =
+        prefix + " … " + (before.last_step > 0 ? fmt::format("resuming after step {} … ", before.last_step) : "");
+    fmt::print("{}", lead);
     std::fflush(stdout);
 
     std::vector<std::string> args = {kiln, "train", sweep.base.string()};
@@ -150,7 +156,20 @@ int run_sweep(const Sweep& sweep, const std::string& kiln, const std::string& on
       args.push_back(o.key + "=" + o.value);
     }
     const auto start = std::chrono::steady_clock::now();
-    const int code = run_child(args, log, signals);
+    // On a terminal, a live line: the run's last logged step and loss, rewritten in place.
+    const bool live = ::isatty(STDOUT_FILENO) != 0;
+    auto tick = [&, last = int64_t{-1}]() mutable {
+      if (!live) return;
+      const RunProgress now = read_progress(run.config);
+      if (now.last_step == last) return;
+      last = now.last_step;
+      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      fmt::print("\r\033[K{} … step {}/{}{}, {:.0f} s", prefix, now.last_step, run.config.train.steps,
+                 now.final_loss ? fmt::format(", loss {:.4g}", *now.final_loss) : "", secs);
+      std::fflush(stdout);
+    };
+    const int code = run_child(args, log, signals, tick);
+    if (live) fmt::print("\r\033[K{}", lead);  // the result replaces the live line
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const RunProgress after = read_progress(run.config);
     if (signals.count() > 0) {

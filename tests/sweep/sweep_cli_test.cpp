@@ -147,6 +147,24 @@ TEST(SweepCli, SigintStopsTheRunningRunWithACheckpointAndStartsNoOther) {
   EXPECT_NE(again.output.find("2 trained, 0 skipped, 0 failed"), std::string::npos) << again.output;
 }
 
+// On a terminal (here a pseudo-terminal from util-linux's `script`) the running run's progress is
+// a live line, rewritten in place and replaced by the result; in a log it is not printed.
+TEST(SweepCli, ATerminalGetsALiveProgressLine) {
+  if (testing::run_command("command -v script").code != 0) GTEST_SKIP() << "no `script` to make a terminal";
+  TempDir dir;
+  const auto f = dir.write("s.yml", "base: " + std::string(KILN_SOURCE_DIR) +
+                                        "/configs/tiny-synthetic.yml\nname: l\noutput_dir: " +
+                                        (dir.path() / "runs").string() +
+                                        "\nset: {train.steps: 120, schedule.warmup_steps: 1, schedule.cooldown_steps: 0, "
+                                        "train.eval_interval: 0, logging.interval: 5}\nlist:\n  - {name: live}\n");
+  Result tty = testing::run_command("script -qec '" + std::string(KILN_BINARY) + " sweep " + f.string() + "' /dev/null");
+  ASSERT_EQ(tty.code, 0) << tty.output;
+  EXPECT_NE(tty.output.find("\r\033[K[1/1] live … step "), std::string::npos) << tty.output;
+  EXPECT_NE(tty.output.find("\r\033[K[1/1] live … done in"), std::string::npos) << tty.output;
+  Result logged = kiln("sweep " + f.string());
+  EXPECT_EQ(logged.output.find("\033[K"), std::string::npos) << "no terminal codes in a log: " << logged.output;
+}
+
 TEST(SweepCli, BadSweepExits2AndSlurmWritesAnArray) {
   TempDir dir;
   const std::string base = "base: " + std::string(KILN_SOURCE_DIR) + "/configs/tiny-synthetic.yml\n";
