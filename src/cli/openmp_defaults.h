@@ -1,6 +1,6 @@
 // The OpenMP wait policy kiln runs with by default: PASSIVE, unless OMP_WAIT_POLICY is set.
 //
-// GNU OpenMP's default lets idle worker threads spin. On a dedicated machine that is a few percent
+// GNU OpenMP's default lets idle worker threads spin. On a dedicated machine that is 4-14%
 // faster; on a small shared one (CI, a laptop, a GPU node whose cores the data loader needs) the
 // spinning threads fight whatever else runs, and the CPU trainer collapsed: tiny-synthetic, 2
 // threads on 2 cores beside one busy process, 6.3k tokens/s spinning against 13.9k passive (and

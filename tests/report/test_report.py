@@ -168,6 +168,38 @@ class ReportTest(unittest.TestCase):
             with open(path, "rb") as f:
                 self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n", name)
 
+    def test_labels_name_the_keys_that_vary(self):
+        # Runs that differ only in optimizer.lr (and batch): labelled by those keys, not their names.
+        x = write_run(self.root, "sweep-lr=1e-3", 4, 8, [train_rec(s, 32, 4.0, 1e-3) for s in (10, 20)], lr=1e-3)
+        y = write_run(self.root, "sweep-lr=3e-3", 4, 8, [train_rec(s, 32, 3.9, 3e-3) for s in (10, 20)], lr=3e-3)
+        rep, out = self.report(x, y)
+        self.assertEqual(rep["varied_keys"], ["optimizer.lr"])
+        self.assertEqual(rep["labels"], {"sweep-lr=1e-3": "lr=0.001", "sweep-lr=3e-3": "lr=0.003"})
+        with open(os.path.join(out, "report.md")) as f:
+            text = f.read()
+        self.assertIn("`optimizer.lr`", text)
+
+    def test_an_analysis_is_shown_only_where_its_dimension_varies(self):
+        # One batch size: no batch-size table or plot (the numbers stay in the JSON). The lr curves
+        # differ, so the schedule analysis stays.
+        x = write_run(self.root, "x", 4, 8, [train_rec(s, 32, 4.0, 1e-3) for s in (10, 20)], lr=1e-3)
+        y = write_run(self.root, "y", 4, 8, [train_rec(s, 32, 3.9, 3e-3) for s in (10, 20)], lr=3e-3)
+        rep, out = self.report(x, y)
+        self.assertFalse(rep["batch_size_analysis"]["applies"])
+        self.assertNotIn("batch_size_target.png", rep["plots"])
+        self.assertIn("schedule_avg_lr.png", rep["plots"])
+        with open(os.path.join(out, "report.md")) as f:
+            text = f.read()
+        self.assertIn("No batch-size analysis: every run has the same global batch (32 tokens)", text)
+        self.assertNotIn("## Batch size (Stable LM 2, Appendix D)", text)
+        self.assertIn("## Schedule (Stable LM 2, Appendix B)", text)
+        self.assertEqual(len(rep["batch_size_analysis"]["runs"]), 2)
+        # Same lr curves too: neither analysis is shown.
+        z = write_run(self.root, "z", 4, 8, [train_rec(s, 32, 3.8, 1e-3) for s in (10, 20)], lr=1e-3)
+        rep, out = self.report(x, z)
+        self.assertNotIn("schedule_avg_lr.png", rep["plots"])
+        self.assertEqual(rep["varied_keys"], [])
+
     def test_html_format(self):
         rep, out = self.report(self.a, self.b, "--format", "html")
         self.assertEqual(rep["report"], "report.html")

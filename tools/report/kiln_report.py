@@ -39,13 +39,16 @@ def _tables(result: dict):
     """(title, header, rows, note) of each table, shared by the md and html writers."""
     runs = result["runs"]
     bsa = result["batch_size_analysis"]
+    keys = result["varied_keys"]
     tables = [(
         "Runs",
-        ["run", "final train loss", "final eval loss", "tokens", "steps", "global batch (tokens)"],
-        [[r["run"], _fmt(r["final_train_loss"]), _fmt(r["final_eval_loss"]), _fmt(r["tokens"]),
-          _fmt(r["steps"]), _fmt(r["batch_tokens"])] for r in runs],
-        "",
+        ["run", "varies"] + ["final train loss", "final eval loss", "tokens", "steps", "global batch (tokens)"],
+        [[r["run"], r["label"] if keys else "—", _fmt(r["final_train_loss"]), _fmt(r["final_eval_loss"]),
+          _fmt(r["tokens"]), _fmt(r["steps"]), _fmt(r["batch_tokens"])] for r in runs],
+        ("Keys that differ between the runs (plots are labelled by them): " + ", ".join(f"`{k}`" for k in keys) + "."
+         if keys else "The runs' configs do not differ (outside names, paths, logging and checkpoints)."),
     )]
+    skipped = []
     sm = bsa["smoothing"]
     note = (f"Target {bsa['loss_source']} loss {_fmt(bsa['target_loss'], 6)}"
             f"{' (default: the highest final smoothed loss among the runs)' if bsa['target_loss_default'] else ''}; "
@@ -53,27 +56,43 @@ def _tables(result: dict):
             f"step whose smoothed loss is ≤ the target counts. Speed-up = reference steps / steps; token cost "
             f"= tokens / reference tokens; reference = the smallest batch "
             f"({_fmt(bsa['reference_batch_tokens'])} tokens, mean over its runs).")
-    if len(bsa["groups"]) == 1:
-        note = "Every run has the same global batch, so this only says when each reached the target. " + note
-    tables.append((
+    if not bsa["applies"]:
+        skipped.append(f"No batch-size analysis: every run has the same global batch "
+                       f"({_fmt(bsa['reference_batch_tokens'])} tokens).")
+    else:
+        tables += _batch_size_tables(bsa, note)
+    sched = result["schedule_analysis"]["runs"]
+    if not result["schedule_analysis"]["applies"]:
+        skipped.append("No schedule analysis: every run has the same average learning rate.")
+    else:
+        tables.append(_schedule_table(result, sched))
+    if skipped:  # a section of text only (no header: the writers print no table)
+        tables.append(("Not shown", [], [], " ".join(skipped)))
+    return tables
+
+
+def _batch_size_tables(bsa: dict, note: str):
+    return [(
         "Batch size (Stable LM 2, Appendix D)",
         ["run", "global batch (tokens)", "step at target", "tokens at target", "speed-up (steps)",
          "token cost ratio"],
         [[c["run"], _fmt(c["batch_tokens"]), _fmt(c["step"]) if c["reached"] else "not reached",
           _fmt(c["tokens"]), _fmt(c["speedup_steps"]), _fmt(c["token_cost_ratio"])] for c in bsa["runs"]],
         note,
-    ))
-    tables.append((
+    ), (
         "Batch size groups",
         ["global batch (tokens)", "runs", "mean step at target", "mean tokens at target", "speed-up (steps)",
          "token cost ratio"],
         [[_fmt(g["batch_tokens"]), ", ".join(g["runs"]), _fmt(g["mean_step"]), _fmt(g["mean_tokens"]),
           _fmt(g["speedup_steps"]), _fmt(g["token_cost_ratio"])] for g in bsa["groups"]],
         "",
-    ))
-    sched = result["schedule_analysis"]["runs"]
+    )]
+
+
+def _schedule_table(result: dict, sched: list):
+    bsa = result["batch_size_analysis"]
     same_schedule = len({(x["schedule_style"], x["peak_lr"]) for x in sched}) == 1
-    tables.append((
+    return (
         "Schedule (Stable LM 2, Appendix B)",
         ["run", "schedule", "peak lr", "average lr (integral)", "average lr (mean of logged)",
          f"final {bsa['loss_source']} loss"],
@@ -82,8 +101,7 @@ def _tables(result: dict):
         ("Every run has the same schedule and peak lr. " if same_schedule else "") +
         "Average lr = trapezoid integral of lr over the logged steps divided by the steps it spans "
         "(first to last logged step); the plain mean of the logged values is shown beside it.",
-    ))
-    return tables
+    )
 
 
 def write_markdown(result: dict, plots: list[str], path: str) -> None:
@@ -92,6 +110,8 @@ def write_markdown(result: dict, plots: list[str], path: str) -> None:
         out += [f"## {title}", ""]
         if note:
             out += [note, ""]
+        if not header:
+            continue
         out.append("| " + " | ".join(header) + " |")
         out.append("|" + "---|" * len(header))
         out += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
@@ -112,6 +132,8 @@ def write_html(result: dict, plots: list[str], path: str) -> None:
         out.append(f"<h2>{e(title)}</h2>")
         if note:
             out.append(f"<p>{e(note)}</p>")
+        if not header:
+            continue
         out.append("<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>")
         out += ["<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in row) + "</tr>" for row in rows]
         out.append("</table>")

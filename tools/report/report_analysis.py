@@ -159,6 +159,46 @@ def load_runs(paths: list[str]) -> list[Run]:
     return runs
 
 
+# ---- what varies ---------------------------------------------------------------------------------
+
+# Keys that differ between any two runs without being an experimental choice.
+_NOT_VARIED = ("train.name", "train.output_dir", "checkpoint.", "logging.")
+
+
+def _flatten(d, prefix=""):
+    out = {}
+    if isinstance(d, dict):
+        for k, v in d.items():
+            out.update(_flatten(v, f"{prefix}{k}."))
+    else:
+        out[prefix[:-1]] = d
+    return out
+
+
+def varied_keys(runs: list[Run]) -> list[str]:
+    """The config keys whose values differ between the runs (a sweep's grid, derived keys with it),
+    in config order."""
+    flat = [_flatten(r.config) for r in runs]
+    keys = []
+    for f in flat:
+        keys += [k for k in f if k not in keys]
+    return [k for k in keys if not k.startswith(_NOT_VARIED) and len({repr(f.get(k)) for f in flat}) > 1]
+
+
+def run_labels(runs: list[Run], keys: list[str]) -> dict:
+    """Each run's label: the varied keys and its values ("style=cosine, lr=0.001"), each key by its
+    last component where that is unambiguous; the run name when nothing varies."""
+    if not keys:
+        return {r.name: r.name for r in runs}
+    last = [k.rsplit(".", 1)[-1] for k in keys]
+    short = [l if last.count(l) == 1 else k for k, l in zip(keys, last)]
+    labels = {}
+    for r in runs:
+        f = _flatten(r.config)
+        labels[r.name] = ", ".join(f"{s}={f.get(k)}" for k, s in zip(keys, short))
+    return labels
+
+
 # ---- analysis -----------------------------------------------------------------------------------
 
 def tokens_of(run: Run, rec: dict) -> int | None:
@@ -278,9 +318,19 @@ def analyse(runs: list[Run], target_loss: float | None = None, smooth_window: in
                            "mean_step": steps, "mean_tokens": tokens,
                            "speedup_steps": speed, "token_cost_ratio": cost})
 
+    keys = varied_keys(runs)
+    labels = run_labels(runs, keys)
+    for row in rows:
+        row["label"] = labels[row["run"]]
+    avg_lrs = {round(r["avg_lr_integral"], 12) for r in rows if r["avg_lr_integral"] is not None}
     return {
         "runs": rows,
+        "varied_keys": keys,
+        "labels": labels,
         "batch_size_analysis": {
+            # Shown only where the runs differ in global batch: with one batch size there is nothing
+            # to compare (the numbers stay in the JSON).
+            "applies": len(known) >= 2,
             "loss_source": source,
             "smoothing": {"method": "trailing_mean", "window": int(smooth_window)},
             "target_loss": target_loss,
@@ -290,6 +340,8 @@ def analyse(runs: list[Run], target_loss: float | None = None, smooth_window: in
             "groups": group_rows,
         },
         "schedule_analysis": {
+            # Shown only where the runs' learning-rate curves differ (their average lr does).
+            "applies": len(avg_lrs) >= 2,
             "average": "trapezoid integral of lr over logged steps / (last - first logged step)",
             "runs": [{"run": r["run"], "schedule_style": r["schedule_style"], "peak_lr": r["peak_lr"],
                       "avg_lr_integral": r["avg_lr_integral"], "avg_lr_mean": r["avg_lr_mean"],
