@@ -132,7 +132,7 @@ stage_libs() {
   while read -r r; do [[ -d "$r" ]] && roots+=("$r/nvidia" "$r/torch/lib"); done < <(
     "$py" -c 'import site; print("\n".join(site.getsitepackages() + [site.getusersitepackages()]))' 2>/dev/null)
   for r in /opt/*/.venv/lib/python3*/site-packages; do [[ -d "$r" ]] && roots+=("$r/nvidia" "$r/torch/lib"); done
-  local path="$kit/lib" dirs=() lib found missing=()
+  local path="$kit/lib" lib found missing=()
   unresolved() { for f in "$kit"/bin/*; do LD_LIBRARY_PATH="$1" ldd "$f"; done 2>&1 | awk '/not found/ { print $1 }' | sort -u; }
   for lib in $(unresolved "$path"); do
     found=$(find -L "${roots[@]}" -maxdepth 5 -name "$lib" \( -type f -o -type l \) 2>/dev/null | head -n 1)
@@ -198,7 +198,6 @@ side_by_side() {
     > "$work/kiln"
   chmod +x "$work/kiln"
   local steps=10 warmup=10 interval=5
-  [[ "$smoke" == 1 ]] && steps=10 warmup=10
   OUT="$work/side-by-side" KILN="$work/kiln" PYTHON="$py" SMOKE="$smoke" STEPS=$steps WARMUP=$warmup \
     LOG_INTERVAL=$interval MICRO_BATCH=2 PARTS="$1" bash "$root/bench/side_by_side/run.sh"
 }

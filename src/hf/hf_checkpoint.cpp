@@ -1,16 +1,14 @@
 #include "hf/hf_checkpoint.h"
 
-#include <fstream>
 #include <optional>
 #include <span>
-#include <sstream>
-#include <stdexcept>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 #include <yaml-cpp/yaml.h>
 
 #include "ckpt/checkpoint.h"
+#include "ckpt/fs.h"
 #include "config/emit.h"
 #include "config/loader.h"
 #include "dist/communicator.h"
@@ -20,14 +18,6 @@
 
 namespace kiln::hf {
 namespace {
-
-std::string file_contents(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (!in && !in.eof()) throw std::runtime_error("cannot read " + p.string());
-  return ss.str();
-}
 
 // The run's tokenizer (data.tokenizer, a Hugging Face tokenizer.json) travels with the export, with
 // a tokenizer_config.json that transformers' AutoTokenizer reads, and supplies the bos/eos id when
@@ -51,7 +41,7 @@ void add_tokenizer_files(Config& config, HfWriteOptions& write) {
   nlohmann::ordered_json tc = {{"tokenizer_class", "PreTrainedTokenizerFast"},
                                {"model_max_length", config.model.seq_length}};
   if (eod && config.data.eod_token_id == *eod) tc["bos_token"] = tc["eos_token"] = "<|endoftext|>";
-  write.extra_files.emplace_back("tokenizer.json", file_contents(path));
+  write.extra_files.emplace_back("tokenizer.json", ckpt::read_text_file(path));
   write.extra_files.emplace_back("tokenizer_config.json", tc.dump(2) + "\n");
 }
 

@@ -2,11 +2,11 @@
 
 #include <charconv>
 #include <cstdio>
-#include <fstream>
 #include <sstream>
 #include <stdexcept>
 #include <string_view>
 
+#include "ckpt/fs.h"
 #include "config/emit.h"
 #include "util/atomic_file.h"
 
@@ -30,14 +30,6 @@ std::string without_comments(const std::string& text) {
   while (std::getline(in, line))
     if (line.empty() || line[0] != '#') out += line + "\n";
   return out;
-}
-
-std::string read_file_text(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + file.string());
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 RunDirectory make(const Config& config, const std::string& config_header) {
@@ -97,7 +89,7 @@ RunDirectory reopen_run_directory(const Config& config, const std::string& confi
       latest = entry.path(), latest_step = step;
   }
   const std::string text = resolved_config_text(config, config_header + " (from step " + std::to_string(from_step) + ")");
-  if (without_comments(read_file_text(latest)) != without_comments(text)) {
+  if (without_comments(ckpt::read_text_file(latest)) != without_comments(text)) {
     run.config_file = run.path / segment_config_name(from_step);
     write_file_atomic(run.config_file, text);
   } else {
